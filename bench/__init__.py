@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that drive the real server and print measured figures."""

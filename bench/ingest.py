@@ -1,0 +1,905 @@
+"""Ingest benchmark: sustained OTLP trace throughput of a real ``vigil serve`` process.
+
+What it measures, in one run:
+
+* **accepted spans/s over OTLP/HTTP and over OTLP/gRPC** — ``--senders`` client *processes* (spawned,
+  so the client side is not limited by one GIL) each cycle through their own pre-serialized
+  ``ExportTraceServiceRequest`` payloads (``bench.workload.make_request``, 1000 spans each) in a closed
+  loop for ``--duration`` seconds per protocol. A span counts as accepted when the answer is
+  HTTP 200 / gRPC OK, minus ``partial_success.rejected_spans``. HTTP 429/503 and gRPC
+  UNAVAILABLE/RESOURCE_EXHAUSTED are counted as *refused*; the sender backs off briefly and retries
+  the same payload. Anything else is an *error*.
+* **p50/p99 ack latency** per protocol (send of the request to the complete answer, successful
+  answers only).
+* **peak RSS** of the server process including its children (embedded PostgreSQL …), sampled every
+  100 ms with psutil, and the server's CPU time per phase.
+* **the upb decode-only ceiling**: ``ExportTraceServiceRequest.FromString`` over the same payloads in
+  one process (spans/s), and accepted/ceiling for each protocol.
+* **bytes per span on disk**: after the server stopped (SIGTERM), the script opens the embedded chDB
+  store itself, runs ``OPTIMIZE TABLE otel_traces FINAL`` and divides ``sum(bytes_on_disk)`` of the
+  active parts by the row count. The row count must be >= the acknowledged spans (exit status 1
+  otherwise): an acknowledged span that is not stored is data loss.
+
+Run from the repository root::
+
+    python bench/ingest.py --duration 20 --senders 8
+    python bench/ingest.py --duration 10 --data-dir /tmp/vigil-ingest --keep
+
+Results are printed as a table and, last, as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `python bench/ingest.py` puts bench/ (not the root) on sys.path
+    sys.path.insert(0, str(REPO_ROOT))
+
+import psutil  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from bench.workload import make_request  # noqa: E402
+
+OTLP_TRACES_PATH = "/v1/traces"
+PROTOBUF = "application/x-protobuf"
+GRPC_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+REFUSED_HTTP = (429, 503)
+MIB = 1024 * 1024
+START_TIMEOUT = 600.0  # a sender gives up if the coordinator never says go
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile, ``q`` in [0, 100]; NaN for an empty sequence."""
+    if not values:
+        return math.nan
+    data = sorted(values)
+    pos = (len(data) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def fmt_num(value: float, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def print_table(title: str, rows: Sequence[tuple[str, str]]) -> None:
+    """Two-column table with a title line."""
+    width = max((len(k) for k, _ in rows), default=10)
+    vwidth = max((len(v) for _, v in rows), default=10)
+    line = "-" * (width + vwidth + 7)
+    print(f"\n{title}\n{line}")
+    for key, value in rows:
+        print(f"| {key.ljust(width)} | {value.rjust(vwidth)} |")
+    print(line)
+
+
+def _set_pdeathsig() -> None:
+    """In the child before exec: get SIGTERM when the benchmark dies, so no server is left behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit so ``finally`` blocks stop the server and the senders."""
+
+    def _raise(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise)
+
+
+# --------------------------------------------------------------------------- the server process
+
+
+@dataclass
+class ServerPorts:
+    host: str
+    api: int
+    grpc: int
+    http: int
+
+    @property
+    def api_base(self) -> str:
+        return f"http://{self.host}:{self.api}"
+
+
+class ServerProcess:
+    """``python -m vigil.cli serve`` as a subprocess on free ports; a context manager that stops it.
+
+    stdout/stderr go to ``log_path``; :meth:`log_tail` shows the end of it when something fails.
+    """
+
+    def __init__(self, data_dir: Path, log_path: Path, host: str = "127.0.0.1",
+                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.ports = ServerPorts(host, free_port(host), free_port(host), free_port(host))
+        self.extra_args = list(extra_args)
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.exit_code: int | None = None
+        self._log: Any = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def command(self) -> list[str]:
+        p = self.ports
+        return [
+            sys.executable, "-m", "vigil.cli", "serve",
+            "--data-dir", str(self.data_dir), "--host", p.host, "--port", str(p.api),
+            "--otlp-grpc-port", str(p.grpc), "--otlp-http-port", str(p.http), *self.extra_args,
+        ]
+
+    def start(self, timeout: float) -> float:
+        """Start the server and wait for ``GET /api/health`` = 200; return the seconds it took."""
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.command(), cwd=str(REPO_ROOT), stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=env, start_new_session=True, preexec_fn=_set_pdeathsig,
+        )
+        deadline = t0 + timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                raise RuntimeError(f"server exited with status {code} during startup\n{self.log_tail()}")
+            try:
+                status, body = http_get(self.ports.host, self.ports.api, "/api/health", timeout=2.0)
+                if status == 200:
+                    return time.monotonic() - t0
+                last_error = f"HTTP {status}: {body[:200]!r}"
+            except OSError as exc:
+                last_error = repr(exc)
+            time.sleep(0.2)
+        raise RuntimeError(f"server not healthy after {timeout:.0f}s ({last_error})\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM and wait; SIGKILL the server's process group if it does not exit in ``timeout``."""
+        if self.proc is None:
+            return self.exit_code
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                print(f"! server did not exit {timeout:.0f}s after SIGTERM; killing its process group",
+                      file=sys.stderr)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        # stragglers of the server's own session (e.g. an embedded postgres it failed to stop)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, 0)
+            print(f"! processes of the server's session outlived it (pgid {self.proc.pid}); sending SIGTERM",
+                  file=sys.stderr)
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        self.exit_code = self.proc.returncode
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.exit_code
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no server log)"
+        return f"--- last {lines} lines of {self.log_path} ---\n" + "\n".join(text[-lines:])
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def http_get(host: str, port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+class RssSampler(threading.Thread):
+    """Samples RSS (process + all descendants) and CPU time of a pid every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True, name="rss-sampler")
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, int, int]] = []  # (monotonic, total rss, main-process rss)
+        self._stop_event = threading.Event()
+        self._proc = psutil.Process(pid)
+        self._children: dict[int, psutil.Process] = {}
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            kids = self._proc.children(recursive=True)
+        except psutil.Error:
+            return [self._proc]
+        # keep Process objects so cpu/rss of long-lived children are read from the same handle
+        alive = {k.pid: self._children.get(k.pid, k) for k in kids}
+        self._children = alive
+        return [self._proc, *alive.values()]
+
+    def sample(self) -> tuple[int, int]:
+        total = main = 0
+        for p in self._tree():
+            try:
+                rss = p.memory_info().rss
+            except psutil.Error:
+                continue
+            total += rss
+            if p.pid == self.pid:
+                main = rss
+        return total, main
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU of the process tree (live processes, plus reaped children of the main one)."""
+        total = 0.0
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+            if p.pid == self.pid:
+                total += getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
+        return total
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            total, main = self.sample()
+            if total:
+                self.samples.append((time.monotonic(), total, main))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=2)
+
+    def peak(self, start: float = 0.0, end: float = math.inf) -> tuple[int, int]:
+        window = [s for s in self.samples if start <= s[0] <= end]
+        if not window:
+            return 0, 0
+        return max(s[1] for s in window), max(s[2] for s in window)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def _gen_payload(args: tuple[int, int, int]) -> tuple[bytes, int]:
+    seed, resources, spans_per_resource = args
+    req = make_request(seed, resources=resources, spans_per_resource=spans_per_resource)
+    spans = sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+    return req.SerializeToString(), spans
+
+
+def generate_payloads(senders: int, per_sender: int, resources: int, spans_per_resource: int,
+                      processes: int | None = None, seed_base: int = 0) -> list[list[tuple[bytes, int]]]:
+    """``per_sender`` distinct serialized requests (and their span counts) for each sender."""
+    seeds = [(seed_base + i, resources, spans_per_resource) for i in range(senders * per_sender)]
+    workers = max(1, min(processes or os.cpu_count() or 1, len(seeds)))
+    if workers == 1:
+        flat = [_gen_payload(s) for s in seeds]
+    else:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            flat = pool.map(_gen_payload, seeds, chunksize=8)
+    return [flat[i * per_sender:(i + 1) * per_sender] for i in range(senders)]
+
+
+def decode_ceiling(payloads: Sequence[tuple[bytes, int]], min_seconds: float = 2.0) -> dict[str, float]:
+    """upb decode-only rate: ``ExportTraceServiceRequest.FromString`` over ``payloads``, one process."""
+    parse = ExportTraceServiceRequest.FromString
+    for body, _ in payloads[: min(8, len(payloads))]:  # warm-up
+        parse(body)
+    spans = requests = 0
+    nbytes = 0
+    t0 = time.perf_counter()
+    while True:
+        for body, n in payloads:
+            parse(body)
+            spans += n
+            nbytes += len(body)
+            requests += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            break
+    return {"spans_per_s": spans / elapsed, "requests": requests, "seconds": elapsed,
+            "mib_per_s": nbytes / elapsed / MIB}
+
+
+# --------------------------------------------------------------------------- senders
+
+
+@dataclass
+class SenderResult:
+    protocol: str
+    sender: int
+    requests_ok: int = 0
+    spans_sent_ok: int = 0
+    accepted_spans: int = 0
+    rejected_spans: int = 0
+    refused: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    t_start: float = 0.0
+    t_end: float = 0.0
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(message[:300])
+
+
+class _Backoff:
+    def __init__(self, max_backoff: float) -> None:
+        self.max = max_backoff
+        self.delay = 0.01
+
+    def wait(self, hint: float | None, deadline: float) -> None:
+        delay = min(self.max, hint if hint is not None and hint > 0 else self.delay)
+        self.delay = min(self.max, self.delay * 2)
+        time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+
+    def reset(self) -> None:
+        self.delay = 0.01
+
+
+def _rejected_from_http(body: bytes, content_type: str) -> int:
+    if not body:
+        return 0
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        partial = json.loads(body).get("partialSuccess") or {}
+        return int(partial.get("rejectedSpans", 0) or 0)
+    return int(ExportTraceServiceResponse.FromString(body).partial_success.rejected_spans)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _run_loop(result: SenderResult, payloads: Sequence[tuple[Any, int]], deadline: float,
+              max_spans: int | None, send_one: Callable[[Any], tuple[str, int, float | None, str]],
+              max_backoff: float) -> None:
+    """Closed loop: send, wait for the answer, next payload; retry the same payload when refused.
+
+    ``send_one`` returns (outcome, rejected_spans, retry_hint, message) with outcome one of
+    ``ok`` / ``refused`` / ``error``.
+    """
+    backoff = _Backoff(max_backoff)
+    i = 0
+    result.t_start = time.monotonic()
+    while time.monotonic() < deadline and (max_spans is None or result.accepted_spans < max_spans):
+        body, nspans = payloads[i % len(payloads)]
+        t0 = time.perf_counter()
+        outcome, rejected, hint, message = send_one(body)
+        latency = time.perf_counter() - t0
+        if outcome == "ok":
+            result.requests_ok += 1
+            result.spans_sent_ok += nspans
+            result.rejected_spans += rejected
+            result.accepted_spans += max(0, nspans - rejected)
+            result.latencies.append(latency)
+            backoff.reset()
+            i += 1
+        elif outcome == "refused":
+            result.refused += 1
+            backoff.wait(hint, deadline)
+        else:
+            result.error(message)
+            backoff.wait(None, deadline)
+            i += 1  # do not hammer the server with a payload it cannot take
+    result.t_end = time.monotonic()
+
+
+def http_sender(sender: int, host: str, port: int, payloads: list[tuple[bytes, int]], duration: float,
+                ready: Any, start: EventType, results: Any, max_spans: int | None = None,
+                max_backoff: float = 0.5) -> None:
+    """One client process: POST pre-serialized requests to ``/v1/traces`` over one keep-alive connection."""
+    result = SenderResult("http", sender)
+    conn: http.client.HTTPConnection | None = None
+    headers = {"Content-Type": PROTOBUF, "Connection": "keep-alive"}
+
+    def send_one(body: bytes) -> tuple[str, int, float | None, str]:
+        nonlocal conn
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+            conn.request("POST", OTLP_TRACES_PATH, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status == 200:
+                return "ok", _rejected_from_http(data, resp.getheader("Content-Type", "")), None, ""
+            if resp.will_close:
+                conn.close()
+                conn = None
+            hint = _retry_after(resp.getheader("Retry-After"))
+            if resp.status in REFUSED_HTTP:
+                return "refused", 0, hint, f"HTTP {resp.status}"
+            return "error", 0, None, f"HTTP {resp.status}: {data[:200]!r}"
+        except (OSError, http.client.HTTPException) as exc:
+            if conn is not None:
+                conn.close()
+            conn = None
+            return "error", 0, None, f"{type(exc).__name__}: {exc}"
+
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        with contextlib.suppress(OSError):
+            conn.connect()
+        ready.put(sender)
+        if not start.wait(START_TIMEOUT):
+            raise RuntimeError("no start signal")
+        _run_loop(result, payloads, time.monotonic() + duration, max_spans, send_one, max_backoff)
+    except Exception as exc:  # noqa: BLE001 - report instead of dying silently
+        result.error(f"sender crashed: {exc!r}")
+    finally:
+        if conn is not None:
+            conn.close()
+        results.put(asdict(result))
+
+
+def grpc_sender(sender: int, target: str, payloads: list[tuple[bytes, int]], duration: float,
+                ready: Any, start: EventType, results: Any, mode: str = "stub",
+                max_spans: int | None = None, max_backoff: float = 0.5) -> None:
+    """One client process: unary ``TraceService/Export`` calls on one channel.
+
+    ``mode="stub"`` uses ``TraceServiceStub`` with decoded messages (the stub serializes each call, as
+    an SDK exporter does); ``mode="bytes"`` sends the pre-serialized payloads on the same method.
+    """
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    result = SenderResult("grpc", sender)
+    refused_codes = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    options = [("grpc.max_send_message_length", 64 * MIB), ("grpc.max_receive_message_length", 64 * MIB),
+               ("grpc.enable_retries", 0)]
+    channel = grpc.insecure_channel(target, options=options)
+    call: Callable[..., Any]
+    items: list[tuple[Any, int]]
+    if mode == "stub":
+        call = trace_service_pb2_grpc.TraceServiceStub(channel).Export
+        items = [(ExportTraceServiceRequest.FromString(b), n) for b, n in payloads]
+    else:
+        call = channel.unary_unary(GRPC_EXPORT_METHOD, request_serializer=None,
+                                   response_deserializer=ExportTraceServiceResponse.FromString)
+        items = list(payloads)
+
+    def send_one(message: Any) -> tuple[str, int, float | None, str]:
+        try:
+            resp = call(message, timeout=60)
+            return "ok", int(resp.partial_success.rejected_spans), None, ""
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else None
+            details = exc.details() if hasattr(exc, "details") else str(exc)
+            if code in refused_codes and "exceeds" not in (details or ""):
+                return "refused", 0, None, f"{code}"
+            return "error", 0, None, f"{code}: {details}"
+
+    try:
+        with contextlib.suppress(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(channel).result(timeout=10)
+        ready.put(sender)
+        if not start.wait(START_TIMEOUT):
+            raise RuntimeError("no start signal")
+        _run_loop(result, items, time.monotonic() + duration, max_spans, send_one, max_backoff)
+    except Exception as exc:  # noqa: BLE001
+        result.error(f"sender crashed: {exc!r}")
+    finally:
+        channel.close()
+        results.put(asdict(result))
+
+
+@dataclass
+class PhaseResult:
+    protocol: str
+    senders: int
+    seconds: float
+    accepted_spans: int
+    rejected_spans: int
+    requests_ok: int
+    refused: int
+    errors: int
+    error_samples: list[str]
+    spans_per_s: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    t_start: float
+    t_end: float
+
+
+def aggregate(protocol: str, results: Sequence[dict[str, Any]]) -> PhaseResult:
+    lat = [x for r in results for x in r["latencies"]]
+    starts = [r["t_start"] for r in results if r["t_start"]]
+    ends = [r["t_end"] for r in results if r["t_end"]]
+    t0, t1 = (min(starts), max(ends)) if starts and ends else (0.0, 0.0)
+    seconds = max(t1 - t0, 1e-9)
+    accepted = sum(r["accepted_spans"] for r in results)
+    samples = [s for r in results for s in r["error_samples"]][:5]
+    return PhaseResult(
+        protocol=protocol, senders=len(results), seconds=seconds, accepted_spans=accepted,
+        rejected_spans=sum(r["rejected_spans"] for r in results),
+        requests_ok=sum(r["requests_ok"] for r in results), refused=sum(r["refused"] for r in results),
+        errors=sum(r["errors"] for r in results), error_samples=samples,
+        spans_per_s=accepted / seconds if t1 > t0 else 0.0,
+        p50_ms=percentile(lat, 50) * 1000, p99_ms=percentile(lat, 99) * 1000,
+        mean_ms=(sum(lat) / len(lat) * 1000) if lat else math.nan, t_start=t0, t_end=t1,
+    )
+
+
+def run_senders(protocol: str, ports: ServerPorts, per_sender: Sequence[list[tuple[bytes, int]]],
+                duration: float, grpc_mode: str = "stub", max_spans_per_sender: int | None = None,
+                max_backoff: float = 0.5, setup_timeout: float = 120.0) -> list[dict[str, Any]]:
+    """Run one sender process per payload list against the server; return their raw results.
+
+    All senders connect first, then start together; each stops issuing requests after ``duration``
+    seconds (or once it has ``max_spans_per_sender`` accepted spans).
+    """
+    ctx = mp.get_context("spawn")
+    ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs: list[mp.process.BaseProcess] = []
+    for i, payloads in enumerate(per_sender):
+        if protocol == "http":
+            target: Callable[..., None] = http_sender
+            args: tuple[Any, ...] = (i, ports.host, ports.http, payloads, duration, ready, start, results,
+                                     max_spans_per_sender, max_backoff)
+        else:
+            target = grpc_sender
+            args = (i, f"{ports.host}:{ports.grpc}", payloads, duration, ready, start, results, grpc_mode,
+                    max_spans_per_sender, max_backoff)
+        proc = ctx.Process(target=target, args=args, name=f"{protocol}-sender-{i}", daemon=True)
+        proc.start()
+        procs.append(proc)
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + setup_timeout
+        for _ in procs:
+            ready.get(timeout=max(1.0, deadline - time.monotonic()))
+        start.set()
+        result_timeout = duration + 120.0 if max_spans_per_sender is None else duration + 600.0
+        for _ in procs:
+            out.append(results.get(timeout=result_timeout))
+        for p in procs:
+            p.join(timeout=10)
+    finally:
+        start.set()
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+    return out
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def store_dsn(data_dir: Path) -> str:
+    """The columnar store the server wrote to: ``VIGIL_CLICKHOUSE_URL`` or the embedded chDB path."""
+    return os.environ.get("VIGIL_CLICKHOUSE_URL") or f"chdb://{data_dir.resolve() / 'chdb'}"
+
+
+def _client(dsn: str) -> Any:
+    import clickhouse_connect
+
+    if dsn.startswith("chdb:"):
+        return clickhouse_connect.get_client(dsn=dsn)
+    return clickhouse_connect.get_client(dsn=dsn, compress=False, send_receive_timeout=600)
+
+
+def store_row_count(dsn: str) -> int:
+    client = _client(dsn)
+    try:
+        return int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
+    except Exception:  # noqa: BLE001 - table not there yet
+        return 0
+
+
+def measure_store(dsn: str, optimize: bool = True) -> dict[str, Any]:
+    """OPTIMIZE FINAL, then row count and on-disk bytes of ``otel_traces`` (and the trace-id index)."""
+    client = _client(dsn)
+    t0 = time.perf_counter()
+    if optimize:
+        client.command("OPTIMIZE TABLE otel_traces FINAL")
+    optimize_s = time.perf_counter() - t0
+    rows = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
+    parts = client.query(
+        "SELECT table, sum(bytes_on_disk), sum(data_uncompressed_bytes), count() FROM system.parts "
+        "WHERE active AND database = currentDatabase() "
+        "AND table IN ('otel_traces', 'otel_traces_trace_id_ts') GROUP BY table"
+    ).result_rows
+    by_table = {str(t): (int(b), int(u), int(n)) for t, b, u, n in parts}
+    traces_bytes, traces_raw, traces_parts = by_table.get("otel_traces", (0, 0, 0))
+    index_bytes = by_table.get("otel_traces_trace_id_ts", (0, 0, 0))[0]
+    return {
+        "rows": rows,
+        "bytes_on_disk": traces_bytes,
+        "uncompressed_bytes": traces_raw,
+        "active_parts": traces_parts,
+        "bytes_per_span": traces_bytes / rows if rows else math.nan,
+        "trace_id_index_bytes": index_bytes,
+        "bytes_per_span_with_index": (traces_bytes + index_bytes) / rows if rows else math.nan,
+        "optimize_seconds": optimize_s,
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+@contextlib.contextmanager
+def work_dir(data_dir: str | None, keep: bool, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """(data dir, server log path); a fresh temporary directory unless ``data_dir`` is given."""
+    if data_dir:
+        path = Path(data_dir).resolve()
+        if path.exists() and any(path.iterdir()):
+            raise SystemExit(f"--data-dir {path} is not empty; the benchmark needs a fresh store")
+        path.mkdir(parents=True, exist_ok=True)
+        yield path, path.parent / f"{path.name}-server.log"
+        return
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root / "data", root / "server.log"
+    finally:
+        if keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds of load per protocol (20)")
+    ap.add_argument("--senders", type=int, default=8, help="client processes per protocol (8)")
+    ap.add_argument("--payloads-per-sender", type=int, default=64,
+                    help="distinct pre-serialized requests per sender (64)")
+    ap.add_argument("--resources", type=int, default=5, help="resources per request (5)")
+    ap.add_argument("--spans-per-resource", type=int, default=200, help="spans per resource (200)")
+    ap.add_argument("--protocols", default="http,grpc", help="comma list, in order: http,grpc")
+    ap.add_argument("--grpc-mode", choices=("stub", "bytes"), default="stub",
+                    help="stub: TraceServiceStub with messages (default); bytes: pre-serialized payloads")
+    ap.add_argument("--max-backoff", type=float, default=0.5,
+                    help="cap (s) on the back-off after a refusal, even if Retry-After is longer (0.5)")
+    ap.add_argument("--pause", type=float, default=2.0, help="idle seconds between the protocol phases")
+    ap.add_argument("--ceiling-seconds", type=float, default=3.0, help="time spent on the decode ceiling")
+    ap.add_argument("--data-dir", help="server data dir (must be empty; default: a temporary directory)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--startup-timeout", type=float, default=180.0)
+    ap.add_argument("--shutdown-timeout", type=float, default=120.0)
+    ap.add_argument("--no-optimize", action="store_true", help="skip OPTIMIZE TABLE otel_traces FINAL")
+    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `vigil serve`")
+    return ap.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    install_signal_handlers()
+    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    if not protocols or any(p not in ("http", "grpc") for p in protocols):
+        raise SystemExit("--protocols takes http and/or grpc")
+    spans_per_request = args.resources * args.spans_per_resource
+    print(f"vigil ingest benchmark: {args.senders} senders x {args.duration:g}s per protocol, "
+          f"{spans_per_request} spans/request, {os.cpu_count()} CPUs")
+
+    t0 = time.perf_counter()
+    per_sender = generate_payloads(args.senders, args.payloads_per_sender, args.resources,
+                                   args.spans_per_resource)
+    flat = [p for lst in per_sender for p in lst]
+    mean_bytes = sum(len(b) for b, _ in flat) / len(flat)
+    print(f"generated {len(flat)} distinct requests ({mean_bytes / 1024:.0f} KiB each) "
+          f"in {time.perf_counter() - t0:.1f}s")
+    ceiling = decode_ceiling(flat, args.ceiling_seconds)
+    print(f"upb decode-only ceiling: {ceiling['spans_per_s']:,.0f} spans/s "
+          f"({ceiling['mib_per_s']:.0f} MiB/s)")
+
+    phases: dict[str, PhaseResult] = {}
+    cpu: dict[str, float] = {}
+    peaks: dict[str, tuple[int, int]] = {}
+    status = 0
+    startup = stop_s = 0.0
+    idle_rss = peak_total = peak_main = 0
+    code: int | None = None
+    with work_dir(args.data_dir, args.keep, "vigil-ingest-") as (data_dir, log_path):
+        dsn = store_dsn(data_dir)
+        baseline = store_row_count(dsn) if not dsn.startswith("chdb:") else 0
+        server = ServerProcess(data_dir, log_path, args.host, args.server_arg)
+        sampler: RssSampler | None = None
+        try:
+            startup = server.start(args.startup_timeout)
+            print(f"server pid {server.pid} healthy after {startup:.1f}s "
+                  f"(api :{server.ports.api}, grpc :{server.ports.grpc}, http :{server.ports.http}); "
+                  f"log {log_path}")
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            idle_rss = sampler.sample()[0]
+            for i, proto in enumerate(protocols):
+                if i:
+                    time.sleep(args.pause)
+                cpu0 = sampler.cpu_seconds()
+                raw = run_senders(proto, server.ports, per_sender, args.duration, args.grpc_mode,
+                                  max_backoff=args.max_backoff)
+                phase = aggregate(proto, raw)
+                cpu[proto] = sampler.cpu_seconds() - cpu0
+                phases[proto] = phase
+                peaks[proto] = sampler.peak(phase.t_start, phase.t_end + 0.2)
+                print(f"{proto}: {phase.spans_per_s:,.0f} accepted spans/s, p50 {phase.p50_ms:.1f} ms, "
+                      f"p99 {phase.p99_ms:.1f} ms, refused {phase.refused}, errors {phase.errors}")
+                for msg in phase.error_samples:
+                    print(f"  error sample: {msg}")
+                if server.proc is not None and server.proc.poll() is not None:
+                    raise RuntimeError(f"server died during the {proto} phase\n{server.log_tail()}")
+            sampler.stop()
+            peak_total, peak_main = sampler.peak()
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            t_stop = time.perf_counter()
+            code = server.stop(args.shutdown_timeout)
+            stop_s = time.perf_counter() - t_stop
+        print(f"server stopped (exit status {code}) in {stop_s:.1f}s")
+        if code not in (0, None, -signal.SIGTERM):
+            print(server.log_tail(), file=sys.stderr)
+
+        store = measure_store(dsn, optimize=not args.no_optimize)
+        rows = store["rows"] - baseline
+        acked = sum(p.accepted_spans for p in phases.values())
+        lost = rows < acked
+        if lost:
+            status = 1
+
+    summary = build_summary(args, ceiling, phases, cpu, peaks, peak_total, peak_main, idle_rss, store,
+                            rows, acked, startup, stop_s, code)
+    print_report(summary)
+    if lost:
+        print(f"\nFAIL: otel_traces holds {rows:,} rows but {acked:,} spans were acknowledged",
+              file=sys.stderr)
+    print(json.dumps(summary, sort_keys=True))
+    return status
+
+
+def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: dict[str, PhaseResult],
+                  cpu: dict[str, float], peaks: dict[str, tuple[int, int]], peak_total: int, peak_main: int,
+                  idle_rss: int, store: dict[str, Any], rows: int, acked: int, startup: float,
+                  stop_s: float, code: int | None) -> dict[str, Any]:
+    def r(x: float, nd: int = 1) -> float | None:
+        return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, nd)
+
+    out: dict[str, Any] = {
+        "benchmark": "ingest",
+        "cpus": os.cpu_count(),
+        "senders": args.senders,
+        "duration_s": args.duration,
+        "spans_per_request": args.resources * args.spans_per_resource,
+        "grpc_mode": args.grpc_mode,
+        "decode_ceiling_spans_per_s": r(ceiling["spans_per_s"], 0),
+        "server_startup_s": r(startup, 2),
+        "server_stop_s": r(stop_s, 2),
+        "server_exit_status": code,
+        "server_idle_rss_mib": r(idle_rss / MIB),
+        "server_peak_rss_mib": r(peak_total / MIB),
+        "server_peak_rss_main_process_mib": r(peak_main / MIB),
+        "acknowledged_spans": acked,
+        "stored_rows": rows,
+        "stored_ge_acknowledged": rows >= acked,
+        "bytes_per_span": r(store["bytes_per_span"], 2),
+        "bytes_per_span_with_trace_id_index": r(store["bytes_per_span_with_index"], 2),
+        "bytes_on_disk": store["bytes_on_disk"],
+        "optimize_final_s": r(store["optimize_seconds"], 2),
+    }
+    for proto, ph in phases.items():
+        out[proto] = {
+            "accepted_spans_per_s": r(ph.spans_per_s, 0),
+            "accepted_spans": ph.accepted_spans,
+            "rejected_spans": ph.rejected_spans,
+            "requests_ok": ph.requests_ok,
+            "refused": ph.refused,
+            "errors": ph.errors,
+            "p50_ms": r(ph.p50_ms, 2),
+            "p99_ms": r(ph.p99_ms, 2),
+            "seconds": r(ph.seconds, 2),
+            "ratio_to_decode_ceiling": r(ph.spans_per_s / ceiling["spans_per_s"], 4),
+            "server_cpu_cores": r(cpu.get(proto, math.nan) / ph.seconds, 2),
+            "peak_rss_mib": r(peaks.get(proto, (0, 0))[0] / MIB),
+        }
+    return out
+
+
+def print_report(s: dict[str, Any]) -> None:
+    def v(x: Any, unit: str = "", nd: int = 0) -> str:
+        if x is None:
+            return "n/a"
+        if isinstance(x, bool):
+            return "yes" if x else "NO"
+        if isinstance(x, (int, float)):
+            return f"{x:,.{nd}f}{unit}"
+        return f"{x}{unit}"
+
+    rows: list[tuple[str, str]] = []
+    for proto in ("http", "grpc"):
+        if proto not in s:
+            continue
+        p = s[proto]
+        name = "OTLP/HTTP" if proto == "http" else "OTLP/gRPC"
+        rows += [
+            (f"{name} accepted spans/s", v(p["accepted_spans_per_s"])),
+            (f"{name} ack latency p50", v(p["p50_ms"], " ms", 1)),
+            (f"{name} ack latency p99", v(p["p99_ms"], " ms", 1)),
+            (f"{name} accepted / decode ceiling", v(p["ratio_to_decode_ceiling"] * 100, " %", 1)),
+            (f"{name} requests ok / refused / errors",
+             f"{p['requests_ok']:,} / {p['refused']:,} / {p['errors']:,}"),
+            (f"{name} server CPU (cores busy)", v(p["server_cpu_cores"], "", 2)),
+        ]
+    rows += [
+        ("upb decode-only ceiling spans/s", v(s["decode_ceiling_spans_per_s"])),
+        ("server peak RSS (incl. children)", v(s["server_peak_rss_mib"], " MiB", 1)),
+        ("server peak RSS (main process)", v(s["server_peak_rss_main_process_mib"], " MiB", 1)),
+        ("server idle RSS (incl. children)", v(s["server_idle_rss_mib"], " MiB", 1)),
+        ("spans acknowledged", v(s["acknowledged_spans"])),
+        ("rows in otel_traces", v(s["stored_rows"])),
+        ("rows >= acknowledged", v(s["stored_ge_acknowledged"])),
+        ("bytes/span on disk (otel_traces)", v(s["bytes_per_span"], " B", 1)),
+        ("bytes/span incl. trace-id index", v(s["bytes_per_span_with_trace_id_index"], " B", 1)),
+        ("server startup / shutdown", f"{s['server_startup_s']:.1f} s / {s['server_stop_s']:.1f} s"),
+    ]
+    print_table(f"Vigil ingest: {s['senders']} senders x {s['duration_s']:g}s, {s['cpus']} CPUs, "
+                f"{s['spans_per_request']} spans/request", rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

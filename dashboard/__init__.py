@@ -1,0 +1,1 @@
+"""Web dashboard: static files served by the query API at ``/``."""

@@ -1,0 +1,1 @@
+"""Client-side helpers: OpenTelemetry SDK setup pointed at Vigil."""

@@ -1,0 +1,308 @@
+"""Metric catalogue and time-series queries over the ``otel_metrics_*`` tables.
+
+``query_metric`` returns ``{"series": [{"labels": {...}, "points": [[unix_seconds, value], ...]}]}``
+with points aligned to ``step`` buckets. Semantics:
+
+* gauge / sum: ``avg|sum|min|max|count|p50..p99`` aggregate raw values per bucket and label group.
+* ``rate`` (sums and histogram counts): per-second increase, computed per series from consecutive
+  points; a value lower than its predecessor (or a new start time) is a counter reset, where the new
+  value itself is the increase. Delta-temporality points are increases already.
+* histogram / exponential histogram: ``p50..p99`` interpolate inside the merged bucket increases of
+  the bucket's points (cumulative points are differenced per series first, like Prometheus'
+  ``histogram_quantile(rate(...))``); ``avg`` = Σsum/Σcount, ``sum``/``count`` of increases.
+* summary: ``pNN`` picks the reported quantile (averaged over points), ``avg`` = Σsum/Σcount.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from query.errors import BadRequest, NotFound
+from query.filters import attr_conditions, parse_attrs
+from query.protocols import TelemetryReader
+from query.timerange import NS, TimeRange, parse_duration
+
+KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+PERCENTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+AGGS = ("avg", "sum", "min", "max", "count", "rate", *PERCENTILES)
+MAX_POINTS_FETCHED = 500_000
+MAX_BUCKETS = 11_000
+
+
+def _range_conds(params: dict[str, Any], tr: TimeRange) -> list[str]:
+    params.update(tr.params)
+    return [
+        "TimeUnix >= fromUnixTimestamp64Nano({start_ns:Int64})",
+        "TimeUnix <= fromUnixTimestamp64Nano({end_ns:Int64})",
+    ]
+
+
+def metric_names(reader: TelemetryReader, tr: TimeRange) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    where = " AND ".join(_range_conds(params, tr))
+    union = " UNION ALL ".join(
+        f"""SELECT MetricName AS name, '{k}' AS type, any(MetricUnit) AS unit,
+                   any(MetricDescription) AS description,
+                   arraySort(groupUniqArray(ServiceName)) AS services
+            FROM otel_metrics_{k} WHERE {where} GROUP BY MetricName"""
+        for k in KINDS
+    )
+    rows = reader.rows(f"SELECT * FROM ({union}) ORDER BY name, type", params)
+    return {
+        "metrics": [
+            {
+                "name": r["name"],
+                "type": r["type"],
+                "unit": r["unit"],
+                "description": r["description"],
+                "service_names": list(r["services"]),
+            }
+            for r in rows
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    name: str
+    service: str | None = None
+    attrs: tuple[str, ...] = ()
+    agg: str = "avg"
+    group_by: tuple[str, ...] = ()
+    step: str = "60s"
+
+
+def _label_exprs(group_by: tuple[str, ...], params: dict[str, Any]) -> str:
+    """SQL array of label values, one per ``group_by`` key (point attrs, then resource attrs)."""
+    exprs = []
+    for i, key in enumerate(group_by):
+        if key == "service.name":
+            exprs.append("toString(ServiceName)")
+            continue
+        params[f"g{i}"] = key
+        exprs.append(
+            f"if(mapContains(Attributes, {{g{i}:String}}), Attributes[{{g{i}:String}}], "
+            f"ResourceAttributes[{{g{i}:String}}])"
+        )
+    return f"[{', '.join(exprs)}]" if exprs else "CAST([], 'Array(String)')"
+
+
+def _kind_of(reader: TelemetryReader, name: str, tr: TimeRange) -> str:
+    params: dict[str, Any] = {"name": name}
+    where = " AND ".join(_range_conds(params, tr))
+    union = " UNION ALL ".join(
+        f"SELECT '{k}' AS kind, count() AS n FROM otel_metrics_{k} WHERE MetricName = {{name:String}} AND {where}"
+        for k in KINDS
+    )
+    found = [r["kind"] for r in reader.rows(union, params) if r["n"]]
+    if not found:
+        raise NotFound(f"no data for metric {name!r} in the time range")
+    return sorted(found, key=KINDS.index)[0]
+
+
+def query_metric(reader: TelemetryReader, q: MetricQuery, tr: TimeRange) -> dict[str, Any]:
+    if q.agg not in AGGS:
+        raise BadRequest(f"agg must be one of {', '.join(AGGS)}")
+    step = parse_duration(q.step)
+    if (tr.end_ns - tr.start_ns) // (step * NS) > MAX_BUCKETS:
+        raise BadRequest(f"step {q.step} gives more than {MAX_BUCKETS} points; use a larger step")
+    kind = _kind_of(reader, q.name, tr)
+    params: dict[str, Any] = {"name": q.name, "step": step}
+    conds = ["MetricName = {name:String}", *_range_conds(params, tr)]
+    if q.service:
+        conds.append("ServiceName = {service:String}")
+        params["service"] = q.service
+    conds += attr_conditions(parse_attrs(list(q.attrs)), ("Attributes", "ResourceAttributes"), params)
+    labels = _label_exprs(q.group_by, params)
+    where = " AND ".join(conds)
+    if kind in ("gauge", "sum") and q.agg != "rate":
+        series = _simple(reader, kind, q.agg, labels, where, params)
+    else:
+        series = _per_series(reader, kind, q.agg, labels, where, params, step)
+    return {
+        "name": q.name,
+        "type": kind,
+        "series": [
+            {"labels": dict(zip(q.group_by, key, strict=True)), "points": points}
+            for key, points in sorted(series.items())
+        ],
+    }
+
+
+def _simple(
+    reader: TelemetryReader, kind: str, agg: str, labels: str, where: str, params: dict[str, Any]
+) -> dict[tuple[str, ...], list[list[float]]]:
+    fn = {"avg": "avg(Value)", "sum": "sum(Value)", "min": "min(Value)", "max": "max(Value)", "count": "count()"}
+    expr = fn.get(agg) or f"quantile({PERCENTILES[agg]})(Value)"
+    rows = reader.rows(
+        f"""SELECT {labels} AS labels,
+                   intDiv(toUnixTimestamp(TimeUnix), {{step:UInt32}}) * {{step:UInt32}} AS t,
+                   {expr} AS v
+            FROM otel_metrics_{kind} WHERE {where}
+            GROUP BY labels, t ORDER BY labels, t""",
+        params,
+    )
+    out: dict[tuple[str, ...], list[list[float]]] = defaultdict(list)
+    for r in rows:
+        out[tuple(r["labels"])].append([int(r["t"]), float(r["v"])])
+    return out
+
+
+_FETCH = {
+    "gauge": "Value, 0 AS temporality",
+    "sum": "Value, AggregationTemporality AS temporality",
+    "histogram": "Count, Sum, BucketCounts, ExplicitBounds, AggregationTemporality AS temporality",
+    "exponential_histogram": "Count, Sum, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts, "
+    "NegativeOffset, NegativeBucketCounts, AggregationTemporality AS temporality",
+    "summary": "Count, Sum, `ValueAtQuantiles.Quantile` AS qs, `ValueAtQuantiles.Value` AS qv, 0 AS temporality",
+}
+
+
+def _per_series(
+    reader: TelemetryReader,
+    kind: str,
+    agg: str,
+    labels: str,
+    where: str,
+    params: dict[str, Any],
+    step: int,
+) -> dict[tuple[str, ...], list[list[float]]]:
+    rows = reader.rows(
+        f"""SELECT {labels} AS labels, cityHash64(Attributes, ResourceAttributes, ScopeName) AS sid,
+                   toUnixTimestamp64Nano(StartTimeUnix) AS start_ns, toUnixTimestamp64Nano(TimeUnix) AS ts,
+                   {_FETCH[kind]}
+            FROM otel_metrics_{kind} WHERE {where}
+            ORDER BY sid, TimeUnix LIMIT {MAX_POINTS_FETCHED + 1}""",
+        params,
+    )
+    if len(rows) > MAX_POINTS_FETCHED:
+        raise BadRequest("too many points for this query; narrow the time range or add filters")
+    # bucket -> group -> accumulator
+    acc: dict[tuple[tuple[str, ...], int], _Acc] = defaultdict(_Acc)
+    prev: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        bucket = (int(r["ts"]) // NS) // step * step
+        a = acc[(tuple(r["labels"]), bucket)]
+        p = prev.get(r["sid"])
+        prev[r["sid"]] = r
+        if kind == "summary":
+            a.add_summary(r)
+            continue
+        if kind in ("gauge", "sum"):
+            a.add_value(_increase(r, p, "Value"))
+            continue
+        buckets = _bounds_counts(kind, r)
+        if r["temporality"] == 2 and p is not None and not _reset(r, p, "Count"):
+            before = dict(_bounds_counts(kind, p))
+            buckets = [(ub, c - before.get(ub, 0)) for ub, c in buckets]
+            a.add_hist(buckets, r["Count"] - p["Count"], r["Sum"] - p["Sum"])
+        elif r["temporality"] == 2 and p is None:
+            continue  # first cumulative point: no increase known yet
+        else:
+            a.add_hist(buckets, r["Count"], r["Sum"])
+    out: dict[tuple[str, ...], list[list[float]]] = defaultdict(list)
+    for (key, bucket), a in sorted(acc.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        value = a.result(agg, step)
+        if value is not None and not math.isnan(value):
+            out[key].append([bucket, value])
+    return out
+
+
+def _reset(r: dict[str, Any], p: dict[str, Any], field: str) -> bool:
+    return r[field] < p[field] or (r["start_ns"] != p["start_ns"] and r["start_ns"] != 0)
+
+
+def _increase(r: dict[str, Any], p: dict[str, Any] | None, field: str) -> float:
+    if r["temporality"] != 2:
+        return float(r[field])
+    if p is None:
+        return 0.0
+    return float(r[field]) if _reset(r, p, field) else float(r[field] - p[field])
+
+
+def _bounds_counts(kind: str, r: dict[str, Any]) -> list[tuple[float, int]]:
+    """(upper bound, count) pairs, ascending; the last bound is +inf."""
+    if kind == "histogram":
+        bounds = list(r["ExplicitBounds"]) + [math.inf]
+        return list(zip(bounds, r["BucketCounts"], strict=False))
+    base = 2.0 ** (2.0 ** -int(r["Scale"]))
+    out: list[tuple[float, int]] = []
+    for i, c in reversed(list(enumerate(r["NegativeBucketCounts"]))):
+        out.append((-(base ** (int(r["NegativeOffset"]) + i)), int(c)))
+    out.append((0.0, int(r["ZeroCount"])))
+    for i, c in enumerate(r["PositiveBucketCounts"]):
+        out.append((base ** (int(r["PositiveOffset"]) + i + 1), int(c)))
+    return out
+
+
+class _Acc:
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.buckets: dict[float, float] = defaultdict(float)
+        self.count = 0.0
+        self.sum = 0.0
+        self.quantiles: dict[float, list[float]] = defaultdict(list)
+
+    def add_value(self, v: float) -> None:
+        self.values.append(v)
+
+    def add_hist(self, buckets: list[tuple[float, int]], count: float, total: float) -> None:
+        for ub, c in buckets:
+            self.buckets[ub] += c
+        self.count += count
+        self.sum += total
+
+    def add_summary(self, r: dict[str, Any]) -> None:
+        self.count += r["Count"]
+        self.sum += r["Sum"]
+        for q, v in zip(r["qs"], r["qv"], strict=False):
+            self.quantiles[round(q, 6)].append(v)
+
+    def result(self, agg: str, step: int) -> float | None:
+        if self.values:
+            total = sum(self.values)
+            return {
+                "rate": total / step,
+                "sum": total,
+                "avg": total / len(self.values),
+                "count": float(len(self.values)),
+                "min": min(self.values),
+                "max": max(self.values),
+            }.get(agg)
+        if self.quantiles and agg in PERCENTILES:
+            vals = self.quantiles.get(round(PERCENTILES[agg], 6))
+            return sum(vals) / len(vals) if vals else None
+        if agg == "rate":
+            return self.count / step
+        if agg == "count":
+            return self.count
+        if agg == "sum":
+            return self.sum
+        if agg == "avg":
+            return self.sum / self.count if self.count else None
+        if agg in PERCENTILES:
+            return _bucket_quantile(PERCENTILES[agg], sorted(self.buckets.items()))
+        return None
+
+
+def _bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Linear interpolation inside the bucket holding rank ``q`` (Prometheus ``histogram_quantile``)."""
+    total = sum(c for _, c in buckets)
+    if total <= 0:
+        return None
+    rank = q * total
+    seen = 0.0
+    lower = 0.0 if buckets[0][0] > 0 else -math.inf
+    for ub, c in buckets:
+        if c > 0 and seen + c >= rank:
+            if math.isinf(ub):
+                return lower
+            if math.isinf(lower):
+                return ub
+            return lower + (ub - lower) * ((rank - seen) / c)
+        seen += c
+        lower = ub
+    return lower

@@ -1,0 +1,31 @@
+"""Service overview: span and error counts and p95 span duration per service in a time range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from query.protocols import TelemetryReader
+from query.timerange import TimeRange
+
+
+def list_services(reader: TelemetryReader, tr: TimeRange) -> dict[str, Any]:
+    rows = reader.rows(
+        """SELECT ServiceName, count() AS spans, countIf(StatusCode = 'Error') AS errors,
+                  quantile(0.95)(Duration) AS p95
+           FROM otel_traces
+           WHERE Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})
+             AND Timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})
+           GROUP BY ServiceName ORDER BY ServiceName""",
+        tr.params,
+    )
+    return {
+        "services": [
+            {
+                "name": r["ServiceName"],
+                "span_count": int(r["spans"]),
+                "error_count": int(r["errors"]),
+                "p95_duration_ns": int(r["p95"]),
+            }
+            for r in rows
+        ]
+    }

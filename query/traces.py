@@ -1,0 +1,173 @@
+"""Trace services: one trace by id, and trace search.
+
+Contracts: ids are lowercase hex (32 chars for traces); timestamps are unix nanoseconds (int);
+attribute values are the stored ``clickhouseexporter`` strings. ``get_trace`` raises ``NotFound``
+for an unknown id and ``BadRequest`` for a malformed one; it finds a trace at any age within
+retention through ``otel_traces_trace_id_ts``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from query.errors import BadRequest, NotFound
+from query.filters import attr_conditions, parse_attrs
+from query.protocols import TelemetryReader
+from query.timerange import TimeRange
+
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+KIND_TO_OTLP = {
+    "Unspecified": "SPAN_KIND_UNSPECIFIED",
+    "Internal": "SPAN_KIND_INTERNAL",
+    "Server": "SPAN_KIND_SERVER",
+    "Client": "SPAN_KIND_CLIENT",
+    "Producer": "SPAN_KIND_PRODUCER",
+    "Consumer": "SPAN_KIND_CONSUMER",
+}
+STATUS_TO_OTLP = {"Unset": "STATUS_CODE_UNSET", "Ok": "STATUS_CODE_OK", "Error": "STATUS_CODE_ERROR"}
+STATUS_FILTER = {"error": "Error", "ok": "Ok", "unset": "Unset"}
+
+_SPAN_COLUMNS = """
+    TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
+    toUnixTimestamp64Nano(Timestamp) AS start_ns, Duration, StatusCode, StatusMessage,
+    SpanAttributes, ResourceAttributes, ScopeName, TraceState,
+    arrayMap(t -> toUnixTimestamp64Nano(t), `Events.Timestamp`) AS ev_ts, `Events.Name` AS ev_name,
+    `Events.Attributes` AS ev_attrs,
+    `Links.TraceId` AS l_trace, `Links.SpanId` AS l_span, `Links.Attributes` AS l_attrs
+"""
+
+
+def normalise_trace_id(trace_id: str) -> str:
+    if not _TRACE_ID.match(trace_id):
+        raise BadRequest(f"trace id {trace_id[:80]!r} must be 32 hex characters")
+    return trace_id.lower()
+
+
+def _span(r: dict[str, Any]) -> dict[str, Any]:
+    start = int(r["start_ns"])
+    return {
+        "trace_id": r["TraceId"],
+        "span_id": r["SpanId"],
+        "parent_span_id": r["ParentSpanId"],
+        "name": r["SpanName"],
+        "kind": KIND_TO_OTLP.get(r["SpanKind"], r["SpanKind"]),
+        "service_name": r["ServiceName"],
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": start + int(r["Duration"]),
+        "duration_ns": int(r["Duration"]),
+        "status_code": STATUS_TO_OTLP.get(r["StatusCode"], r["StatusCode"]),
+        "status_message": r["StatusMessage"],
+        "trace_state": r["TraceState"],
+        "attributes": dict(r["SpanAttributes"]),
+        "resource_attributes": dict(r["ResourceAttributes"]),
+        "scope_name": r["ScopeName"],
+        "events": [
+            {"time_unix_nano": int(t), "name": n, "attributes": dict(a)}
+            for t, n, a in zip(r["ev_ts"], r["ev_name"], r["ev_attrs"], strict=False)
+        ],
+        "links": [
+            {"trace_id": t, "span_id": s, "attributes": dict(a)}
+            for t, s, a in zip(r["l_trace"], r["l_span"], r["l_attrs"], strict=False)
+        ],
+    }
+
+
+def get_trace(reader: TelemetryReader, trace_id: str) -> dict[str, Any]:
+    tid = normalise_trace_id(trace_id)
+    bounds = reader.rows(
+        "SELECT min(Start) AS s, max(End) AS e, count() AS n FROM otel_traces_trace_id_ts "
+        "WHERE TraceId = {tid:String}",
+        {"tid": tid},
+    )
+    if not bounds or not bounds[0]["n"]:
+        raise NotFound(f"trace {tid} not found")
+    rows = reader.rows(
+        f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE TraceId = {{tid:String}} "
+        "AND Timestamp >= toDateTime64({s:DateTime}, 9) AND Timestamp < toDateTime64({e:DateTime}, 9) + 1 "
+        "ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId, Timestamp",
+        {"tid": tid, "s": bounds[0]["s"], "e": bounds[0]["e"]},
+    )
+    if not rows:
+        raise NotFound(f"trace {tid} not found")
+    return {"trace_id": tid, "spans": [_span(r) for r in rows]}
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    service: str | None = None
+    name: str | None = None
+    status: str | None = None
+    min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+    attrs: tuple[str, ...] = ()
+    limit: int = 20
+
+
+def search_traces(reader: TelemetryReader, q: TraceQuery, tr: TimeRange) -> dict[str, Any]:
+    if not 1 <= q.limit <= 1000:
+        raise BadRequest("limit must be between 1 and 1000")
+    params: dict[str, Any] = dict(tr.params)
+    conds = [
+        "Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})",
+        "Timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})",
+    ]
+    if q.service:
+        conds.append("ServiceName = {service:String}")
+        params["service"] = q.service
+    if q.name:
+        conds.append("SpanName = {name:String}")
+        params["name"] = q.name
+    if q.status:
+        if q.status.lower() not in STATUS_FILTER:
+            raise BadRequest("status must be one of error, ok, unset")
+        conds.append("StatusCode = {status:String}")
+        params["status"] = STATUS_FILTER[q.status.lower()]
+    for bound, op, key in ((q.min_duration_ms, ">=", "mind"), (q.max_duration_ms, "<=", "maxd")):
+        if bound is not None:
+            if bound < 0:
+                raise BadRequest("durations must be >= 0")
+            conds.append(f"Duration {op} {{{key}:UInt64}}")
+            params[key] = int(bound * 1_000_000)
+    conds += attr_conditions(parse_attrs(list(q.attrs)), ("SpanAttributes", "ResourceAttributes"), params)
+    params["limit"] = q.limit
+    rows = reader.rows(
+        f"""
+        WITH matched AS (
+            SELECT TraceId, min(Timestamp) AS first_ts FROM otel_traces
+            WHERE {' AND '.join(conds)} AND TraceId != ''
+            GROUP BY TraceId ORDER BY first_ts DESC LIMIT {{limit:UInt32}}
+        )
+        SELECT TraceId,
+               argMin(ServiceName, (ParentSpanId != '', Timestamp)) AS root_service,
+               argMin(SpanName, (ParentSpanId != '', Timestamp)) AS root_name,
+               toUnixTimestamp64Nano(min(Timestamp)) AS start_ns,
+               max(toUnixTimestamp64Nano(Timestamp) + Duration) AS end_ns,
+               count() AS span_count,
+               countIf(StatusCode = 'Error') AS error_count,
+               arraySort(groupUniqArray(ServiceName)) AS services
+        FROM otel_traces
+        WHERE TraceId IN (SELECT TraceId FROM matched)
+          AND Timestamp >= (SELECT min(first_ts) FROM matched) - INTERVAL 1 HOUR
+          AND Timestamp <= fromUnixTimestamp64Nano({{end_ns:Int64}}) + INTERVAL 1 HOUR
+        GROUP BY TraceId
+        ORDER BY start_ns DESC
+        """,
+        params,
+    )
+    return {
+        "traces": [
+            {
+                "trace_id": r["TraceId"],
+                "root_service_name": r["root_service"],
+                "root_name": r["root_name"],
+                "start_time_unix_nano": int(r["start_ns"]),
+                "duration_ns": int(r["end_ns"]) - int(r["start_ns"]),
+                "span_count": int(r["span_count"]),
+                "error_count": int(r["error_count"]),
+                "service_names": list(r["services"]),
+            }
+            for r in rows
+        ]
+    }

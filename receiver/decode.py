@@ -1,0 +1,124 @@
+"""Body bytes → OTLP request message, for protobuf and OTLP/JSON, with bounded decompression.
+
+Contract: every function raises :class:`DecodeError` (→ HTTP 400 / INVALID_ARGUMENT) for a malformed
+body, :class:`TooLarge` (→ 413 / RESOURCE_EXHAUSTED) when the decompressed size exceeds the limit,
+and :class:`UnsupportedMedia` (→ 415) for an unknown content type or encoding. Nothing else escapes.
+OTLP/JSON rules: trace/span ids are hex (not base64), enums may be ints, int64 may be strings or
+numbers, unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError as PbDecodeError
+from google.protobuf.message import Message
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+
+
+class DecodeError(ValueError):
+    """The body is not a valid OTLP request."""
+
+
+class TooLarge(ValueError):
+    """The (decompressed) body exceeds the configured limit."""
+
+
+class UnsupportedMedia(ValueError):
+    """Unknown Content-Type or Content-Encoding."""
+
+
+def media_type(content_type: str | None) -> str:
+    """Normalise a Content-Type header to ``PROTOBUF`` or ``JSON``; raise :class:`UnsupportedMedia`."""
+    mt = (content_type or "").split(";", 1)[0].strip().lower()
+    if mt in (PROTOBUF, "application/protobuf"):
+        return PROTOBUF
+    if mt == JSON:
+        return JSON
+    raise UnsupportedMedia(f"unsupported content type {content_type!r}; use {PROTOBUF} or {JSON}")
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding`` (identity, gzip, deflate) streaming, never producing > ``limit`` bytes."""
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        if len(body) > limit:
+            raise TooLarge(f"request body of {len(body)} bytes exceeds the limit of {limit} bytes")
+        return body
+    if enc == "gzip":
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif enc == "deflate":
+        d = zlib.decompressobj()
+    else:
+        raise UnsupportedMedia(f"unsupported content encoding {encoding!r}; use gzip or identity")
+    out = bytearray()
+    data = body
+    try:
+        while data:
+            chunk = d.decompress(data, limit + 1 - len(out))
+            out += chunk
+            if len(out) > limit:
+                raise TooLarge(f"decompressed request exceeds the limit of {limit} bytes")
+            data = d.unconsumed_tail
+            if d.eof:
+                break
+        out += d.flush(limit + 1 - len(out)) if not d.eof else b""
+    except zlib.error as exc:
+        raise DecodeError(f"invalid {enc} body: {exc}") from exc
+    if len(out) > limit:
+        raise TooLarge(f"decompressed request exceeds the limit of {limit} bytes")
+    if not d.eof:
+        raise DecodeError(f"truncated {enc} body")
+    return bytes(out)
+
+
+def parse_protobuf(cls: type[Message], data: bytes) -> Message:
+    try:
+        return cls.FromString(data)
+    except (PbDecodeError, RuntimeError, ValueError) as exc:
+        raise DecodeError(f"invalid protobuf {cls.DESCRIPTOR.name}: {exc}") from exc
+
+
+def _hex_ids_to_base64(node: Any, depth: int = 0) -> None:
+    if depth > 64:
+        raise DecodeError("JSON nesting too deep")
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in _ID_KEYS and isinstance(v, str):
+                try:
+                    node[k] = base64.b64encode(bytes.fromhex(v)).decode()
+                except ValueError as exc:
+                    raise DecodeError(f"{k}: {v[:64]!r} is not hex") from exc
+            elif isinstance(v, dict | list):
+                _hex_ids_to_base64(v, depth + 1)
+    elif isinstance(node, list):
+        for v in node:
+            if isinstance(v, dict | list):
+                _hex_ids_to_base64(v, depth + 1)
+
+
+def parse_json(cls: type[Message], data: bytes) -> Message:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DecodeError(f"invalid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise DecodeError("OTLP/JSON body must be an object")
+    _hex_ids_to_base64(doc)
+    try:
+        return json_format.ParseDict(doc, cls(), ignore_unknown_fields=True, max_recursion_depth=64)
+    except (json_format.ParseError, binascii.Error, RecursionError, ValueError, TypeError) as exc:
+        raise DecodeError(f"invalid OTLP/JSON {cls.DESCRIPTOR.name}: {exc}") from exc
+
+
+def to_json(msg: Message) -> bytes:
+    """OTLP/JSON encoding of a response/status message (camelCase, ints as JSON numbers)."""
+    return json.dumps(json_format.MessageToDict(msg)).encode()

@@ -1,0 +1,37 @@
+"""The single mapping from ingest failures to OTLP answers (HTTP status / gRPC code).
+
+permanent → 400 / INVALID_ARGUMENT; too large → 413 / RESOURCE_EXHAUSTED (no RetryInfo);
+unsupported media → 415; overload → 429 + Retry-After / RESOURCE_EXHAUSTED with RetryInfo;
+store down → 503 + Retry-After / UNAVAILABLE (both retryable per the OTLP spec).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from receiver.decode import DecodeError, TooLarge, UnsupportedMedia
+from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
+
+
+@dataclass(frozen=True)
+class Failure:
+    http_status: int
+    grpc_code: grpc.StatusCode
+    message: str
+    retry_after: float | None = None  # seconds; set only for retryable answers
+
+
+def classify(exc: BaseException) -> Failure:
+    if isinstance(exc, DecodeError | RejectedPayload):
+        return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if isinstance(exc, TooLarge):
+        return Failure(413, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    if isinstance(exc, UnsupportedMedia):
+        return Failure(415, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if isinstance(exc, Overloaded):
+        return Failure(429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after)
+    if isinstance(exc, StoreUnavailable):
+        return Failure(503, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}", 5.0)
+    return Failure(503, grpc.StatusCode.UNAVAILABLE, "internal error; retry later", 5.0)

@@ -1,0 +1,48 @@
+"""The one ingest handler shared by OTLP/gRPC and OTLP/HTTP (protobuf and JSON).
+
+``IngestHandler.export(signal, request, raw)`` validates a decoded request, writes it through the
+``TelemetryWriter`` and returns ``(rejected, message)`` for ``partial_success``. ``raw`` is the
+original protobuf encoding when the caller has it (saves a re-serialisation); it is ignored when
+validation pruned records. Writer errors propagate to the transport's error mapping.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from receiver.protocols import TelemetryWriter
+from receiver.signals import Signal
+from receiver.validate import INSPECTORS
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@dataclass
+class IngestCounters:
+    """Monotonic counters per signal, read by the self-metrics endpoint."""
+
+    accepted: dict[str, int] = field(default_factory=lambda: {"traces": 0, "metrics": 0, "logs": 0})
+    rejected: dict[str, int] = field(default_factory=lambda: {"traces": 0, "metrics": 0, "logs": 0})
+
+
+class IngestHandler:
+    def __init__(self, writer: TelemetryWriter, retention_days: dict[str, int]) -> None:
+        self._writer = writer
+        self._retention = retention_days
+        self.counters = IngestCounters()
+
+    def _cutoff_ns(self, signal: str) -> int:
+        days = self._retention.get(signal, 0)
+        return time.time_ns() - days * NS_PER_DAY if days > 0 else 0
+
+    async def export(self, signal: Signal, request: Any, raw: bytes | None) -> tuple[int, str]:
+        result = INSPECTORS[signal.name](request, self._cutoff_ns(signal.name))
+        if result.rejected or raw is None:
+            raw = request.SerializeToString()
+        if result.accepted:
+            await self._writer.write(signal.name, raw, result.accepted)
+        self.counters.accepted[signal.name] += result.accepted
+        self.counters.rejected[signal.name] += result.rejected
+        return result.rejected, result.message(self._retention.get(signal.name, 0))

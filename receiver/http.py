@@ -1,0 +1,116 @@
+"""OTLP/HTTP receiver as a plain ASGI application (served by uvicorn on the OTLP HTTP port).
+
+Routes: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs``. Bodies are ``application/x-protobuf`` or
+``application/json``, optionally ``Content-Encoding: gzip``; the body is read as a stream and refused
+with 413 as soon as it exceeds the limit. Success answers use the request's content type. Error
+bodies are a ``google.rpc.Status`` (protobuf or JSON, matching the request). 404 unknown path,
+405 wrong method (with ``Allow``), 415 unknown media type, 429/503 carry ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.rpc import status_pb2
+
+from receiver import decode
+from receiver.errors import Failure, classify
+from receiver.handler import IngestHandler
+from receiver.signals import BY_NAME, response
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class OtlpHttpApp:
+    def __init__(self, handler: IngestHandler, max_request_bytes: int) -> None:
+        self._handler = handler
+        self._limit = max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"].rstrip("/")
+        signal = BY_NAME.get(path[4:]) if path.startswith("/v1/") else None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        as_json = headers.get("content-type", "").split(";")[0].strip().lower() == decode.JSON
+        if signal is None:
+            return await self._error(send, Failure(404, grpc.StatusCode.NOT_FOUND, f"unknown path {path}"), as_json)
+        if scope["method"] != "POST":
+            return await self._error(send, Failure(405, grpc.StatusCode.UNIMPLEMENTED, "only POST is allowed"), as_json,
+                                     [(b"allow", b"POST")])
+        try:
+            media = decode.media_type(headers.get("content-type"))
+            encoding = headers.get("content-encoding")
+            wire_limit = self._limit if encoding in (None, "", "identity") else max(self._limit, 1 << 20)
+            body = await _read_body(receive, wire_limit)
+            data = decode.decompress(body, encoding, self._limit)
+            if media == decode.PROTOBUF:
+                request, raw = decode.parse_protobuf(signal.request, data), data
+            else:
+                request, raw = decode.parse_json(signal.request, data), None
+            rejected, message = await self._handler.export(signal, request, raw)
+        except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
+            failure = classify(exc)
+            if failure.http_status >= 500:
+                log.warning("OTLP/HTTP %s failed: %r", path, exc)
+            return await self._error(send, failure, as_json)
+        resp = response(signal, rejected, message)
+        if as_json:
+            await _reply(send, 200, decode.to_json(resp), decode.JSON)
+        else:
+            await _reply(send, 200, resp.SerializeToString(), decode.PROTOBUF)
+
+    async def _error(
+        self, send: Send, failure: Failure, as_json: bool, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        status = status_pb2.Status(code=failure.grpc_code.value[0], message=failure.message)
+        headers = list(extra or [])
+        if failure.retry_after is not None:
+            headers.append((b"retry-after", str(math.ceil(failure.retry_after)).encode()))
+        if as_json:
+            await _reply(send, failure.http_status, decode.to_json(status), decode.JSON, headers)
+        else:
+            await _reply(send, failure.http_status, status.SerializeToString(), decode.PROTOBUF, headers)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise decode.DecodeError("client disconnected before the body was complete")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise decode.TooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _reply(
+    send: Send, status: int, body: bytes, content_type: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                        *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,118 @@
+"""Per-request validation before a request joins a shared batch.
+
+``inspect(signal, request, cutoff_ns)`` walks the decoded request once and returns the number of
+records, how many are refused and why. Refused are records with a malformed id (trace id not 16
+bytes / span id not 8 bytes) and records older than the retention window (``cutoff_ns``) — storing
+the latter would let the TTL delete acknowledged data, so they are reported in ``partial_success``
+instead. When anything is refused the request is pruned in place (the caller re-serialises it).
+A request is never refused as a whole here; decode errors are the decoder's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Inspection:
+    records: int = 0
+    rejected: int = 0
+    too_old: int = 0
+    bad_ids: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return self.records - self.rejected
+
+    def message(self, retention_days: int) -> str:
+        parts = []
+        if self.too_old:
+            parts.append(f"{self.too_old} record(s) older than the {retention_days}-day retention window")
+        if self.bad_ids:
+            parts.append(f"{self.bad_ids} record(s) with a malformed trace or span id")
+        return "; ".join(parts)
+
+
+def _bad_ids(trace_id: bytes, span_id: bytes) -> bool:
+    return len(trace_id) not in (0, 16) or len(span_id) not in (0, 8)
+
+
+def _prune(container: Any, keep: list[Any]) -> None:
+    del container[:]
+    container.extend(keep)
+
+
+def inspect_traces(req: Any, cutoff_ns: int) -> Inspection:
+    res = Inspection()
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            spans = ss.spans
+            n = len(spans)
+            res.records += n
+            bad = 0
+            for s in spans:
+                if s.start_time_unix_nano < cutoff_ns or _bad_ids(s.trace_id, s.span_id) or len(
+                    s.parent_span_id
+                ) not in (0, 8):
+                    bad += 1
+            if bad:
+                keep = []
+                for s in spans:
+                    if s.start_time_unix_nano < cutoff_ns:
+                        res.too_old += 1
+                    elif _bad_ids(s.trace_id, s.span_id) or len(s.parent_span_id) not in (0, 8):
+                        res.bad_ids += 1
+                    else:
+                        keep.append(s)
+                _prune(spans, keep)
+                res.rejected += bad
+    return res
+
+
+def _log_time(r: Any) -> int:
+    return r.time_unix_nano or r.observed_time_unix_nano
+
+
+def inspect_logs(req: Any, cutoff_ns: int) -> Inspection:
+    res = Inspection()
+    for rl in req.resource_logs:
+        for sl in rl.scope_logs:
+            records = sl.log_records
+            res.records += len(records)
+            keep = []
+            for r in records:
+                if _log_time(r) and _log_time(r) < cutoff_ns:
+                    res.too_old += 1
+                elif _bad_ids(r.trace_id, r.span_id):
+                    res.bad_ids += 1
+                else:
+                    keep.append(r)
+            if len(keep) != len(records):
+                res.rejected += len(records) - len(keep)
+                _prune(records, keep)
+    return res
+
+
+_POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+
+
+def inspect_metrics(req: Any, cutoff_ns: int) -> Inspection:
+    res = Inspection()
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                if kind is None:
+                    continue
+                points = getattr(m, kind).data_points
+                res.records += len(points)
+                keep = [p for p in points if p.time_unix_nano >= cutoff_ns]
+                if len(keep) != len(points):
+                    res.too_old += len(points) - len(keep)
+                    res.rejected += len(points) - len(keep)
+                    _prune(points, keep)
+    return res
+
+
+INSPECTORS = {"traces": inspect_traces, "logs": inspect_logs, "metrics": inspect_metrics}

@@ -1,0 +1,1 @@
+"""ClickHouse-side storage: DDL, migrations, the group-commit writer and the reader."""

@@ -1,0 +1,394 @@
+"""ClickHouse DDL: the ``clickhouseexporter``-compatible tables plus Vigil's ingest staging.
+
+Every statement is plain ClickHouse SQL and runs unchanged on embedded chDB and on a server.
+Table columns, codecs, skip indexes, partitioning and ORDER BY follow the OpenTelemetry Collector
+``clickhouseexporter`` so a stock Collector or Grafana's ClickHouse plugin can share the database.
+Retention is a table TTL (days); ``ttl_only_drop_parts`` drops whole daily partitions.
+"""
+
+from __future__ import annotations
+
+from storage.clickhouse import flatten_sql as f
+from storage.clickhouse.wire_schema import staging_columns
+
+ATTR_MAP = "Map(LowCardinality(String), String)"
+
+
+def _ttl(expr: str, days: int) -> str:
+    return f"TTL {expr} + toIntervalDay({days})" if days > 0 else ""
+
+
+def traces_table(days: int) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS otel_traces (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes {ATTR_MAP}
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes {ATTR_MAP}
+    ) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+) ENGINE = MergeTree()
+PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
+{_ttl("toDateTime(Timestamp)", days)}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+"""
+
+
+def trace_id_ts_table(days: int) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
+    TraceId String CODEC(ZSTD(1)),
+    Start DateTime CODEC(Delta, ZSTD(1)),
+    End DateTime CODEC(Delta, ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = MergeTree()
+PARTITION BY toDate(Start)
+ORDER BY (TraceId, Start)
+{_ttl("toDateTime(Start)", days)}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+"""
+
+
+TRACE_ID_TS_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_trace_id_ts_mv
+TO otel_traces_trace_id_ts
+AS SELECT
+    TraceId,
+    min(Timestamp) AS Start,
+    max(Timestamp) AS End
+FROM otel_traces
+WHERE TraceId != ''
+GROUP BY TraceId
+"""
+
+
+def logs_table(days: int) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS otel_logs (
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    LogAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = MergeTree()
+PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (ServiceName, TimestampTime)
+ORDER BY (ServiceName, TimestampTime, Timestamp)
+{_ttl("TimestampTime", days)}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+"""
+
+
+_METRIC_COMMON = f"""
+    ResourceAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes {ATTR_MAP} CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName String CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes {ATTR_MAP} CODEC(ZSTD(1)),
+    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),"""
+
+_EXEMPLARS = f"""
+    Exemplars Nested (
+        FilteredAttributes {ATTR_MAP},
+        TimeUnix DateTime64(9),
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),"""
+
+_METRIC_INDEXES = """
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1"""
+
+METRIC_KINDS = {
+    # exporter table suffix -> kind-specific columns
+    "gauge": """
+    Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),""",
+    "sum": """
+    Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),""",
+    "histogram": """
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),""",
+    "exponential_histogram": """
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    Scale Int32 CODEC(ZSTD(1)),
+    ZeroCount UInt64 CODEC(ZSTD(1)),
+    PositiveOffset Int32 CODEC(ZSTD(1)),
+    PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    NegativeOffset Int32 CODEC(ZSTD(1)),
+    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),""",
+    "summary": """
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    ValueAtQuantiles Nested(
+        Quantile Float64,
+        Value Float64
+    ) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),""",
+}
+
+
+def metric_table(kind: str, days: int) -> str:
+    exemplars = "" if kind == "summary" else _EXEMPLARS
+    return f"""
+CREATE TABLE IF NOT EXISTS otel_metrics_{kind} ({_METRIC_COMMON}{METRIC_KINDS[kind]}{exemplars}{_METRIC_INDEXES}
+) ENGINE = MergeTree()
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+{_ttl("toDateTime(TimeUnix)", days)}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+"""
+
+
+# ---------------------------------------------------------------- ingest staging (Vigil's own)
+
+STAGING = {
+    "traces": ("vigil_ingest_traces", "TracesRequest"),
+    "logs": ("vigil_ingest_logs", "LogsRequest"),
+    "metrics": ("vigil_ingest_metrics", "MetricsRequest"),
+}
+
+
+def staging_table(signal: str) -> str:
+    table, message = STAGING[signal]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({staging_columns(message)}) ENGINE = Null"
+
+
+def _service(rattrs: str) -> str:
+    return f"{rattrs}['service.name']"
+
+
+def traces_mv() -> str:
+    s = "s"
+    st = f.te(s, "status")
+    return f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_traces_mv TO otel_traces AS
+SELECT
+    {f.ns_time(f.te(s, 'start_time_unix_nano'))} AS Timestamp,
+    {f.hex_id(f.te(s, 'trace_id'))} AS TraceId,
+    {f.hex_id(f.te(s, 'span_id'))} AS SpanId,
+    {f.hex_id(f.te(s, 'parent_span_id'))} AS ParentSpanId,
+    {f.te(s, 'trace_state')} AS TraceState,
+    {f.te(s, 'name')} AS SpanName,
+    {f.enum_name(f.SPAN_KIND, f.te(s, 'kind'), 'Unspecified')} AS SpanKind,
+    {_service('rattrs')} AS ServiceName,
+    rattrs AS ResourceAttributes,
+    {f.te(f.te('ss', 'scope'), 'name')} AS ScopeName,
+    {f.te(f.te('ss', 'scope'), 'version')} AS ScopeVersion,
+    {f.attrs_map(f.te(s, 'attributes'))} AS SpanAttributes,
+    if({f.te(s, 'end_time_unix_nano')} > {f.te(s, 'start_time_unix_nano')},
+       {f.te(s, 'end_time_unix_nano')} - {f.te(s, 'start_time_unix_nano')}, 0) AS Duration,
+    {f.enum_name(f.STATUS_CODE, f.te(st, 'code'), 'Unset')} AS StatusCode,
+    {f.te(st, 'message')} AS StatusMessage,
+    arrayMap(e -> {f.ns_time(f.te('e', 'time_unix_nano'))}, {f.te(s, 'events')}) AS `Events.Timestamp`,
+    arrayMap(e -> {f.te('e', 'name')}, {f.te(s, 'events')}) AS `Events.Name`,
+    arrayMap(e -> {f.attrs_map(f.te('e', 'attributes'))}, {f.te(s, 'events')}) AS `Events.Attributes`,
+    arrayMap(l -> {f.hex_id(f.te('l', 'trace_id'))}, {f.te(s, 'links')}) AS `Links.TraceId`,
+    arrayMap(l -> {f.hex_id(f.te('l', 'span_id'))}, {f.te(s, 'links')}) AS `Links.SpanId`,
+    arrayMap(l -> {f.te('l', 'trace_state')}, {f.te(s, 'links')}) AS `Links.TraceState`,
+    arrayMap(l -> {f.attrs_map(f.te('l', 'attributes'))}, {f.te(s, 'links')}) AS `Links.Attributes`
+FROM (
+    SELECT rattrs, ss
+    FROM (
+        SELECT {f.attrs_map(f.te(f.te('rs', 'resource'), 'attributes'))} AS rattrs,
+               {f.te('rs', 'scope_spans')} AS sss
+        FROM vigil_ingest_traces
+        ARRAY JOIN resource_spans AS rs
+    )
+    ARRAY JOIN sss AS ss
+)
+ARRAY JOIN {f.te('ss', 'spans')} AS s
+"""
+
+
+def logs_mv() -> str:
+    r = "r"
+    t, ot = f.te(r, "time_unix_nano"), f.te(r, "observed_time_unix_nano")
+    return f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_logs_mv TO otel_logs AS
+SELECT
+    {f.ns_time(f'if({t} != 0, {t}, {ot})')} AS Timestamp,
+    toDateTime(Timestamp) AS TimestampTime,
+    {f.hex_id(f.te(r, 'trace_id'))} AS TraceId,
+    {f.hex_id(f.te(r, 'span_id'))} AS SpanId,
+    toUInt8(bitAnd({f.te(r, 'flags')}, 255)) AS TraceFlags,
+    {f.te(r, 'severity_text')} AS SeverityText,
+    toUInt8(least(greatest({f.te(r, 'severity_number')}, 0), 255)) AS SeverityNumber,
+    {_service('rattrs')} AS ServiceName,
+    {f.any_str(f.te(r, 'body'))} AS Body,
+    rschema AS ResourceSchemaUrl,
+    rattrs AS ResourceAttributes,
+    {f.te('sl', 'schema_url')} AS ScopeSchemaUrl,
+    {f.te(f.te('sl', 'scope'), 'name')} AS ScopeName,
+    {f.te(f.te('sl', 'scope'), 'version')} AS ScopeVersion,
+    {f.attrs_map(f.te(f.te('sl', 'scope'), 'attributes'))} AS ScopeAttributes,
+    {f.attrs_map(f.te(r, 'attributes'))} AS LogAttributes,
+    {f.te(r, 'event_name')} AS EventName
+FROM (
+    SELECT rattrs, rschema, sl
+    FROM (
+        SELECT {f.attrs_map(f.te(f.te('rl', 'resource'), 'attributes'))} AS rattrs,
+               {f.te('rl', 'schema_url')} AS rschema,
+               {f.te('rl', 'scope_logs')} AS sls
+        FROM vigil_ingest_logs
+        ARRAY JOIN resource_logs AS rl
+    )
+    ARRAY JOIN sls AS sl
+)
+ARRAY JOIN {f.te('sl', 'log_records')} AS r
+"""
+
+
+def _number(dp: str) -> str:
+    return f"if({f.te(dp, 'value')} = 'as_int', toFloat64({f.te(dp, 'as_int')}), {f.te(dp, 'as_double')})"
+
+
+def _exemplar_columns(dp: str) -> str:
+    ex = f.te(dp, "exemplars")
+    return f""",
+    arrayMap(x -> {f.attrs_map(f.te('x', 'filtered_attributes'))}, {ex}) AS `Exemplars.FilteredAttributes`,
+    arrayMap(x -> {f.ns_time(f.te('x', 'time_unix_nano'))}, {ex}) AS `Exemplars.TimeUnix`,
+    arrayMap(x -> {_number('x')}, {ex}) AS `Exemplars.Value`,
+    arrayMap(x -> {f.hex_id(f.te('x', 'span_id'))}, {ex}) AS `Exemplars.SpanId`,
+    arrayMap(x -> {f.hex_id(f.te('x', 'trace_id'))}, {ex}) AS `Exemplars.TraceId`"""
+
+
+def _metric_kind_columns(kind: str, dp: str, data: str) -> str:
+    g = lambda name: f.te(dp, name)  # noqa: E731
+    temporality = f"{f.te(data, 'aggregation_temporality')} AS AggregationTemporality"
+    if kind in ("gauge", "sum"):
+        cols = f"{_number(dp)} AS Value,\n    {g('flags')} AS Flags"
+        if kind == "sum":
+            cols += f",\n    {temporality},\n    {f.te(data, 'is_monotonic')} AS IsMonotonic"
+        return cols + _exemplar_columns(dp)
+    if kind == "histogram":
+        return f"""{g('count')} AS Count, {g('sum')} AS Sum,
+    {g('bucket_counts')} AS BucketCounts, {g('explicit_bounds')} AS ExplicitBounds,
+    {g('flags')} AS Flags, {g('min')} AS Min, {g('max')} AS Max,
+    {temporality}{_exemplar_columns(dp)}"""
+    if kind == "exponential_histogram":
+        pos, neg = g("positive"), g("negative")
+        return f"""{g('count')} AS Count, {g('sum')} AS Sum, {g('scale')} AS Scale,
+    {g('zero_count')} AS ZeroCount,
+    {f.te(pos, 'offset')} AS PositiveOffset, {f.te(pos, 'bucket_counts')} AS PositiveBucketCounts,
+    {f.te(neg, 'offset')} AS NegativeOffset, {f.te(neg, 'bucket_counts')} AS NegativeBucketCounts,
+    {g('flags')} AS Flags, {g('min')} AS Min, {g('max')} AS Max,
+    {temporality}{_exemplar_columns(dp)}"""
+    return f"""{g('count')} AS Count, {g('sum')} AS Sum,
+    arrayMap(q -> {f.te('q', 'quantile')}, {g('quantile_values')}) AS `ValueAtQuantiles.Quantile`,
+    arrayMap(q -> {f.te('q', 'value')}, {g('quantile_values')}) AS `ValueAtQuantiles.Value`,
+    {g('flags')} AS Flags"""
+
+
+def metrics_mv(kind: str) -> str:
+    data = f.te("m", kind)
+    return f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_metrics_{kind}_mv TO otel_metrics_{kind} AS
+SELECT
+    rattrs AS ResourceAttributes,
+    rschema AS ResourceSchemaUrl,
+    {f.te(f.te('sm', 'scope'), 'name')} AS ScopeName,
+    {f.te(f.te('sm', 'scope'), 'version')} AS ScopeVersion,
+    {f.attrs_map(f.te(f.te('sm', 'scope'), 'attributes'))} AS ScopeAttributes,
+    {f.te(f.te('sm', 'scope'), 'dropped_attributes_count')} AS ScopeDroppedAttrCount,
+    {f.te('sm', 'schema_url')} AS ScopeSchemaUrl,
+    {_service('rattrs')} AS ServiceName,
+    {f.te('m', 'name')} AS MetricName,
+    {f.te('m', 'description')} AS MetricDescription,
+    {f.te('m', 'unit')} AS MetricUnit,
+    {f.attrs_map(f.te('dp', 'attributes'))} AS Attributes,
+    {f.ns_time(f.te('dp', 'start_time_unix_nano'))} AS StartTimeUnix,
+    {f.ns_time(f.te('dp', 'time_unix_nano'))} AS TimeUnix,
+    {_metric_kind_columns(kind, 'dp', data)}
+FROM (
+    SELECT rattrs, rschema, sm, m
+    FROM (
+        SELECT rattrs, rschema, sm
+        FROM (
+            SELECT {f.attrs_map(f.te(f.te('rm', 'resource'), 'attributes'))} AS rattrs,
+                   {f.te('rm', 'schema_url')} AS rschema,
+                   {f.te('rm', 'scope_metrics')} AS sms
+            FROM vigil_ingest_metrics
+            ARRAY JOIN resource_metrics AS rm
+        )
+        ARRAY JOIN sms AS sm
+    )
+    ARRAY JOIN {f.te('sm', 'metrics')} AS m
+    WHERE {f.te('m', 'data')} = '{kind}'
+)
+ARRAY JOIN {f.te(data, 'data_points')} AS dp
+"""

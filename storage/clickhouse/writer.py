@@ -1,0 +1,225 @@
+"""Group-commit writer: raw OTLP request bytes → ``INSERT … FORMAT Protobuf`` in large batches.
+
+Contract (the ``TelemetryWriter`` protocol):
+
+* ``await write(signal, payload, rows)`` returns only after the batch holding ``payload`` is
+  committed to the columnar store; it raises :class:`Overloaded` (nothing queued; retry later),
+  :class:`StoreUnavailable` (store down; retry later) or :class:`RejectedPayload` (this payload is
+  permanently bad; other payloads in its batch are unaffected — a failing batch is retried one
+  request at a time to isolate the culprit).
+* Batches flush on ``batch_max_rows`` records, ``batch_max_bytes`` bytes, or ``batch_max_delay_ms``
+  age of the oldest request, whichever comes first.
+* Memory is bounded by ``max_inflight_bytes`` of accepted-but-uncommitted payload bytes.
+* Thread-safety: ``write`` is called from one asyncio loop; flushes run on ``threads`` worker threads,
+  each with its own ClickHouse handle (chDB handles run one statement at a time and release the GIL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from google.protobuf.internal.encoder import _VarintBytes
+
+from storage.clickhouse import ddl
+from storage.clickhouse.wire_schema import proto_text
+from storage.errors import Overloaded, RejectedPayload, StoreUnavailable, WriteError
+
+log = logging.getLogger(__name__)
+
+SIGNALS = tuple(ddl.STAGING)
+
+
+@dataclass
+class _Pending:
+    payload: bytes
+    rows: int
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class WriterStats:
+    """Counters read by the self-metrics endpoint (monotonic unless named *_now)."""
+
+    batches: int = 0
+    rows: int = 0
+    failures: int = 0
+    flush_seconds_total: float = 0.0
+    inflight_bytes_now: int = 0
+    queued_requests_now: int = 0
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        *,
+        batch_max_rows: int = 20_000,
+        batch_max_bytes: int = 16 * 1024 * 1024,
+        batch_max_delay_ms: int = 200,
+        threads: int = 2,
+        max_inflight_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
+        self._connect = connect
+        self._max_rows = batch_max_rows
+        self._max_bytes = batch_max_bytes
+        self._max_delay = batch_max_delay_ms / 1000
+        self._threads_n = threads
+        self._max_inflight = max_inflight_bytes
+        self._queues: dict[str, deque[_Pending]] = {s: deque() for s in SIGNALS}
+        self._queued_rows = dict.fromkeys(SIGNALS, 0)
+        self._queued_bytes = dict.fromkeys(SIGNALS, 0)
+        self._cond = threading.Condition()
+        self._inflight = 0
+        self._closing = False
+        self._threads: list[threading.Thread] = []
+        self._schema = proto_text()
+        self.stats = WriterStats()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        for i in range(self._threads_n):
+            t = threading.Thread(target=self._run, name=f"vigil-writer-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush everything queued, then stop the threads (waits up to ``timeout`` seconds)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    # ------------------------------------------------------------------ ingest side
+    async def write(self, signal: str, payload: bytes, rows: int) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        size = len(payload)
+        with self._cond:
+            if self._closing:
+                raise StoreUnavailable("shutting down")
+            if self._inflight + size > self._max_inflight:
+                raise Overloaded(retry_after=max(1.0, self._max_delay * 2))
+            self._inflight += size
+            self._queues[signal].append(_Pending(payload, rows, loop, fut))
+            self._queued_rows[signal] += rows
+            self._queued_bytes[signal] += size
+            self.stats.inflight_bytes_now = self._inflight
+            self.stats.queued_requests_now += 1
+            self._cond.notify()
+        await asyncio.shield(fut)
+
+    # ------------------------------------------------------------------ flush side
+    def _ready_signal(self, now: float) -> tuple[str | None, float]:
+        """The signal whose batch should flush now, else None and how long to wait."""
+        wait = self._max_delay
+        for s, q in self._queues.items():
+            if not q:
+                continue
+            full = self._queued_rows[s] >= self._max_rows or self._queued_bytes[s] >= self._max_bytes
+            age = now - q[0].enqueued
+            if full or age >= self._max_delay or self._closing:
+                return s, 0.0
+            wait = min(wait, self._max_delay - age)
+        return None, wait
+
+    def _take(self, signal: str) -> list[_Pending]:
+        q, batch, rows, size = self._queues[signal], [], 0, 0
+        while q and (not batch or (rows + q[0].rows <= self._max_rows and size + len(q[0].payload) <= self._max_bytes)):
+            p = q.popleft()
+            batch.append(p)
+            rows += p.rows
+            size += len(p.payload)
+        self._queued_rows[signal] -= rows
+        self._queued_bytes[signal] -= size
+        self.stats.queued_requests_now -= len(batch)
+        return batch
+
+    def _run(self) -> None:
+        client: Client | None = None
+        while True:
+            with self._cond:
+                while True:
+                    signal, wait = self._ready_signal(time.monotonic())
+                    if signal is not None:
+                        batch = self._take(signal)
+                        break
+                    if self._closing:
+                        return
+                    self._cond.wait(wait)
+            try:
+                if client is None:
+                    client = self._connect()
+                self._flush(client, signal, batch)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported to the waiters
+                log.warning("flush of %d %s requests failed: %s", len(batch), signal, exc)
+                client = None
+                err = exc if isinstance(exc, WriteError) else StoreUnavailable(str(exc))
+                for p in batch:
+                    self._settle(p, err)
+
+    def _insert(self, client: Client, signal: str, batch: list[_Pending]) -> None:
+        table, message = ddl.STAGING[signal]
+        data = b"".join(_VarintBytes(len(p.payload)) + p.payload for p in batch)
+        client.raw_insert(
+            table,
+            None,
+            data,
+            fmt="Protobuf",
+            settings={
+                "format_schema": self._schema,
+                "format_schema_source": "string",
+                "format_schema_message_name": message,
+                "input_format_protobuf_oneof_presence": 1,
+            },
+        )
+
+    def _flush(self, client: Client, signal: str, batch: list[_Pending]) -> None:
+        started = time.monotonic()
+        try:
+            self._insert(client, signal, batch)
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        except DatabaseError as exc:
+            self.stats.failures += 1
+            if len(batch) == 1:
+                self._settle(batch[0], RejectedPayload(str(exc)))
+                return
+            log.warning("batch of %d %s requests refused (%s); retrying one by one", len(batch), signal, exc)
+            for p in batch:
+                self._flush(client, signal, [p])
+            return
+        self.stats.batches += 1
+        self.stats.rows += sum(p.rows for p in batch)
+        self.stats.flush_seconds_total += time.monotonic() - started
+        for p in batch:
+            self._settle(p, None)
+
+    def _settle(self, p: _Pending, err: BaseException | None) -> None:
+        with self._cond:
+            self._inflight -= len(p.payload)
+            self.stats.inflight_bytes_now = self._inflight
+
+        def done() -> None:
+            if p.future.done():
+                return
+            if err is None:
+                p.future.set_result(None)
+            else:
+                p.future.set_exception(err)
+
+        try:
+            p.loop.call_soon_threadsafe(done)
+        except RuntimeError:  # loop closed: nobody is waiting any more
+            pass

@@ -1,0 +1,1 @@
+"""PostgreSQL metadata store (psycopg 3): embedded server by default, or an external one."""

@@ -1,0 +1,162 @@
+"""Composition root: build storage from the config, hand the writer to the receivers and the reader
+to the query API, run every listener in one asyncio loop, drain on SIGTERM/SIGINT.
+
+No import-time singletons: everything is constructed in :class:`Vigil` from a :class:`Config`.
+Shutdown order: stop accepting (gRPC grace + HTTP listeners close), flush the writer (every queued
+request is committed and answered), then close stores — bounded by ``shutdown_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+from query.api import build_app
+from receiver.grpc_server import build_server
+from receiver.handler import IngestHandler
+from receiver.http import OtlpHttpApp
+from storage.clickhouse.client import connect, is_embedded
+from storage.clickhouse.migrations import Retention, migrate
+from storage.clickhouse.reader import ClickHouseReader
+from storage.clickhouse.writer import GroupCommitWriter
+from storage.postgres.server import embedded_url
+from storage.postgres.store import MetadataStore
+from vigil import __version__
+from vigil.config import Config
+
+log = logging.getLogger("vigil")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn server that leaves signal handling to :class:`Vigil` (several run in one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Vigil:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self._pg_server: Any = None
+        self.metadata: MetadataStore | None = None
+        self.writer: GroupCommitWriter | None = None
+        self.reader: ClickHouseReader | None = None
+        self._stop = asyncio.Event()
+
+    # ------------------------------------------------------------------ stores
+    def open_stores(self) -> None:
+        """Start the embedded stores if configured, apply migrations to both (idempotent)."""
+        cfg = self.cfg
+        cfg.data_path.mkdir(parents=True, exist_ok=True)
+        if cfg.postgres_url:
+            url = cfg.postgres_url
+        else:
+            url, self._pg_server = embedded_url(cfg.data_path)
+        self.metadata = MetadataStore(url)
+        self.metadata.migrate(__version__)
+        admin = connect(cfg.columnar_dsn)
+        migrate(admin, self.retention)
+        admin.close()
+        dsn = cfg.columnar_dsn
+        self.writer = GroupCommitWriter(
+            lambda: connect(dsn),
+            batch_max_rows=cfg.batch_max_rows,
+            batch_max_bytes=cfg.batch_max_bytes,
+            batch_max_delay_ms=cfg.batch_max_delay_ms,
+            threads=cfg.writer_threads,
+            max_inflight_bytes=cfg.max_inflight_bytes,
+        )
+        self.reader = ClickHouseReader(lambda: connect(dsn))
+
+    @property
+    def retention(self) -> Retention:
+        c = self.cfg
+        return Retention(c.retention_traces_days, c.retention_logs_days, c.retention_metrics_days)
+
+    def health(self) -> dict[str, Any]:
+        components: dict[str, Any] = {}
+        for name, check in (("columnar", self.reader.ping if self.reader else None),
+                            ("metadata", self.metadata.ping if self.metadata else None)):
+            started = time.monotonic()
+            try:
+                if check is None:
+                    raise RuntimeError("not started")
+                check()
+                components[name] = {"status": "ok", "latency_ms": round((time.monotonic() - started) * 1000, 2)}
+            except Exception as exc:  # noqa: BLE001 - health reports every failure
+                components[name] = {"status": "error", "error": str(exc)[:300]}
+        components["columnar"]["backend"] = "chdb" if is_embedded(self.cfg.columnar_dsn) else "clickhouse"
+        components["metadata"]["backend"] = "external" if self.cfg.postgres_url else "embedded"
+        if self.writer:
+            s = self.writer.stats
+            components["ingest"] = {
+                "status": "ok",
+                "batches": s.batches,
+                "rows": s.rows,
+                "inflight_bytes": s.inflight_bytes_now,
+                "queued_requests": s.queued_requests_now,
+            }
+        ok = all(c.get("status") == "ok" for c in components.values())
+        return {"status": "ok" if ok else "degraded", "version": __version__, "components": components}
+
+    # ------------------------------------------------------------------ run
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        cfg = self.cfg
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        await asyncio.to_thread(self.open_stores)
+        assert self.writer and self.reader
+        self.writer.start()
+        retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
+                     "metrics": cfg.retention_metrics_days}
+        handler = IngestHandler(self.writer, retention)
+        grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes)
+        await grpc_server.start()
+        servers = [
+            _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes), host=cfg.host,
+                                   port=cfg.otlp_http_port, log_level="warning", access_log=False,
+                                   lifespan="off", timeout_keep_alive=30)),
+            _Server(uvicorn.Config(build_app(self.reader, self.health), host=cfg.host, port=cfg.port,
+                                   log_level="warning", access_log=False)),
+        ]
+        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        if cfg.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("listening on %s without ingest authentication: anyone who can reach this host "
+                        "can write telemetry", cfg.host)
+        log.info("Vigil %s: OTLP gRPC %s:%s, OTLP HTTP %s:%s, API http://%s:%s (data: %s)", __version__,
+                 cfg.host, cfg.otlp_grpc_port, cfg.host, cfg.otlp_http_port, cfg.host, cfg.port, cfg.data_path)
+        stop = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t is not stop and t.exception():
+                log.error("a listener failed: %r", t.exception())
+        await self._shutdown(grpc_server, servers, tasks)
+        failed = [t for t in done if t is not stop and t.exception()]
+        if failed:
+            raise RuntimeError("listener failed to start") from failed[0].exception()
+
+    async def _shutdown(self, grpc_server: Any, servers: list[_Server], tasks: list[asyncio.Task[None]]) -> None:
+        timeout = self.cfg.shutdown_timeout_s
+        log.info("shutting down: draining in-flight requests (timeout %.0fs)", timeout)
+        for s in servers:
+            s.should_exit = True
+        drain = asyncio.gather(grpc_server.stop(grace=timeout), *tasks, return_exceptions=True)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(drain, timeout)
+        if self.writer:
+            await asyncio.to_thread(self.writer.close, timeout)
+        log.info("stopped")

@@ -1,0 +1,128 @@
+"""Typed configuration for every Vigil component.
+
+Precedence, highest first: CLI flags > environment (``VIGIL_*``) > YAML file (``--config``) > defaults.
+Every field maps to one env var: ``VIGIL_`` + the field name upper-cased (``otlp_http_port`` →
+``VIGIL_OTLP_HTTP_PORT``). YAML keys are the field names. Values are validated by
+:meth:`Config.validate`, which raises :class:`ConfigError` with every problem found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """Configuration is invalid; the message lists each problem."""
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    """Interface every listener binds to."""
+    port: int = 3001
+    """Query API (and dashboard) port."""
+    otlp_grpc_port: int = 4317
+    otlp_http_port: int = 4318
+    data_dir: str = "./vigil-data"
+    """Embedded stores live here: ``chdb/`` (columnar) and ``pg/`` (PostgreSQL)."""
+    clickhouse_url: str = ""
+    """Columnar DSN. Empty → ``chdb:///<data_dir>/chdb``; else ``http(s)://user:pass@host:8123/db``."""
+    postgres_url: str = ""
+    """Metadata store. Empty → embedded PostgreSQL under ``<data_dir>/pg``."""
+    retention_traces_days: int = 30
+    retention_logs_days: int = 30
+    retention_metrics_days: int = 90
+    """Retention per signal in days (0 = forever). Older records are refused in ``partial_success``."""
+    max_request_bytes: int = 64 * 1024 * 1024
+    """Largest accepted OTLP request body, measured after decompression."""
+    batch_max_rows: int = 20_000
+    """Group commit: flush a batch once it holds this many records…"""
+    batch_max_bytes: int = 16 * 1024 * 1024
+    """…or this many request bytes…"""
+    batch_max_delay_ms: int = 200
+    """…or when its oldest request has waited this long."""
+    writer_threads: int = 2
+    """Concurrent flushes (one ClickHouse handle each)."""
+    max_inflight_bytes: int = 256 * 1024 * 1024
+    """Admission control: request bytes accepted but not yet committed; beyond it → 429/UNAVAILABLE."""
+    shutdown_timeout_s: float = 10.0
+    log_level: str = "INFO"
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def columnar_dsn(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.data_path / 'chdb'}"
+
+    def validate(self) -> Config:
+        problems = []
+        for name in ("port", "otlp_grpc_port", "otlp_http_port"):
+            v = getattr(self, name)
+            if not 0 <= v <= 65535:
+                problems.append(f"{name}={v}: not a TCP port")
+        for name in ("max_request_bytes", "batch_max_rows", "batch_max_bytes", "batch_max_delay_ms",
+                     "writer_threads", "max_inflight_bytes"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0")
+        for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0 (0 keeps forever)")
+        if self.max_inflight_bytes < self.max_request_bytes:
+            problems.append("max_inflight_bytes must be >= max_request_bytes")
+        if self.clickhouse_url and not self.clickhouse_url.startswith(("http://", "https://", "chdb:")):
+            problems.append("clickhouse_url must start with http://, https:// or chdb:")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = type(getattr(Config(), name))
+    try:
+        if kind is bool:
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}={raw!r}: expected {kind.__name__}") from exc
+
+
+def load(
+    yaml_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build a validated :class:`Config` from file, env and explicit overrides (e.g. CLI flags)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if yaml_path:
+        try:
+            data = yaml.safe_load(Path(yaml_path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {yaml_path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{yaml_path}: top level must be a mapping")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise ConfigError(f"{yaml_path}: unknown keys {unknown}")
+        values.update({k: _coerce(k, v) for k, v in data.items()})
+    for name in _FIELDS:
+        key = f"VIGIL_{name.upper()}"
+        if key in env and env[key] != "":
+            values[name] = _coerce(name, env[key])
+    for name, v in (overrides or {}).items():
+        if v is not None:
+            values[name] = _coerce(name, v)
+    return dataclasses.replace(Config(), **values).validate()
