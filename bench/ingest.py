@@ -11,8 +11,9 @@ What it measures, in one run:
   the same payload. Anything else is an *error*.
 * **p50/p99 ack latency** per protocol (send of the request to the complete answer, successful
   answers only).
-* **peak RSS** of the server process including its children (embedded PostgreSQL …), sampled every
-  100 ms with psutil, and the server's CPU time per phase.
+* **peak RSS** of the server process including its children and the embedded PostgreSQL (which
+  ``pg_ctl`` daemonizes out of the server's process tree; found through ``<data-dir>/pg/postmaster.pid``),
+  sampled every 100 ms with psutil, and the server's CPU time per phase.
 * **the upb decode-only ceiling**: ``ExportTraceServiceRequest.FromString`` over the same payloads in
   one process (spans/s), and accepted/ceiling for each protocol.
 * **bytes per span on disk**: after the server stopped (SIGTERM), the script opens the embedded chDB
@@ -250,30 +251,60 @@ def http_get(host: str, port: int, path: str, timeout: float = 10.0) -> tuple[in
 
 
 class RssSampler(threading.Thread):
-    """Samples RSS (process + all descendants) and CPU time of a pid every ``interval`` seconds."""
+    """Samples RSS and CPU time of a process tree every ``interval`` seconds.
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+    The tree is the server and all its descendants, plus the process tree whose pid is the first line
+    of ``pid_file`` when it exists: embedded PostgreSQL is started with ``pg_ctl`` and daemonizes, so
+    its postmaster is not a descendant of the server (``<data-dir>/pg/postmaster.pid``).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1, pid_file: Path | None = None) -> None:
         super().__init__(daemon=True, name="rss-sampler")
         self.pid = pid
         self.interval = interval
-        self.samples: list[tuple[float, int, int]] = []  # (monotonic, total rss, main-process rss)
+        self.pid_file = pid_file
+        # (monotonic, total rss, server-process rss, rss of the pid_file tree)
+        self.samples: list[tuple[float, int, int, int]] = []
         self._stop_event = threading.Event()
         self._proc = psutil.Process(pid)
-        self._children: dict[int, psutil.Process] = {}
+        self._known: dict[int, psutil.Process] = {}
+        self._extra_pid: int | None = None
 
-    def _tree(self) -> list[psutil.Process]:
+    def _extra_root(self) -> psutil.Process | None:
+        if self.pid_file is None:
+            return None
         try:
-            kids = self._proc.children(recursive=True)
-        except psutil.Error:
-            return [self._proc]
-        # keep Process objects so cpu/rss of long-lived children are read from the same handle
-        alive = {k.pid: self._children.get(k.pid, k) for k in kids}
-        self._children = alive
-        return [self._proc, *alive.values()]
+            pid = int(self.pid_file.read_text().split("\n", 1)[0].strip())
+        except (OSError, ValueError):
+            return None
+        self._extra_pid = pid
+        return self._known.get(pid) or _process(pid)
 
-    def sample(self) -> tuple[int, int]:
-        total = main = 0
-        for p in self._tree():
+    def _tree(self) -> list[tuple[psutil.Process, bool]]:
+        """[(process, belongs to the pid_file tree)]; Process objects are reused across samples."""
+        roots: list[tuple[psutil.Process, bool]] = [(self._proc, False)]
+        extra = self._extra_root()
+        if extra is not None and extra.pid != self.pid:
+            roots.append((extra, True))
+        out: list[tuple[psutil.Process, bool]] = []
+        seen: set[int] = set()
+        for root, is_extra in roots:
+            try:
+                members = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                members = [root]
+            for p in members:
+                if p.pid in seen:
+                    continue
+                seen.add(p.pid)
+                p = self._known.setdefault(p.pid, p)
+                out.append((p, is_extra or p.pid == self._extra_pid))
+        return out
+
+    def sample(self) -> tuple[int, int, int]:
+        """(total rss, server-process rss, pid_file-tree rss) in bytes."""
+        total = main = extra = 0
+        for p, is_extra in self._tree():
             try:
                 rss = p.memory_info().rss
             except psutil.Error:
@@ -281,12 +312,14 @@ class RssSampler(threading.Thread):
             total += rss
             if p.pid == self.pid:
                 main = rss
-        return total, main
+            if is_extra:
+                extra += rss
+        return total, main, extra
 
     def cpu_seconds(self) -> float:
-        """User+system CPU of the process tree (live processes, plus reaped children of the main one)."""
+        """User+system CPU of the tree (live processes, plus reaped children of the server)."""
         total = 0.0
-        for p in self._tree():
+        for p, _ in self._tree():
             try:
                 t = p.cpu_times()
             except psutil.Error:
@@ -298,20 +331,29 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            total, main = self.sample()
+            total, main, extra = self.sample()
             if total:
-                self.samples.append((time.monotonic(), total, main))
+                self.samples.append((time.monotonic(), total, main, extra))
             self._stop_event.wait(self.interval)
 
     def stop(self) -> None:
         self._stop_event.set()
-        self.join(timeout=2)
+        if self.is_alive():
+            self.join(timeout=2)
 
-    def peak(self, start: float = 0.0, end: float = math.inf) -> tuple[int, int]:
+    def peak(self, start: float = 0.0, end: float = math.inf) -> tuple[int, int, int]:
+        """Peak (total, server process, pid_file tree) RSS over samples taken in [start, end]."""
         window = [s for s in self.samples if start <= s[0] <= end]
         if not window:
-            return 0, 0
-        return max(s[1] for s in window), max(s[2] for s in window)
+            return 0, 0, 0
+        return max(s[1] for s in window), max(s[2] for s in window), max(s[3] for s in window)
+
+
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
 
 
 # --------------------------------------------------------------------------- payloads
@@ -414,16 +456,18 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+SendFn = Callable[[Any], tuple[str, int, "float | None", str]]
+
+
 def _run_loop(result: SenderResult, payloads: Sequence[tuple[Any, int]], deadline: float,
-              max_spans: int | None, send_one: Callable[[Any], tuple[str, int, float | None, str]],
-              max_backoff: float) -> None:
+              max_spans: int | None, send_one: SendFn, max_backoff: float, first: int = 0) -> None:
     """Closed loop: send, wait for the answer, next payload; retry the same payload when refused.
 
     ``send_one`` returns (outcome, rejected_spans, retry_hint, message) with outcome one of
     ``ok`` / ``refused`` / ``error``.
     """
     backoff = _Backoff(max_backoff)
-    i = 0
+    i = first
     result.t_start = time.monotonic()
     while time.monotonic() < deadline and (max_spans is None or result.accepted_spans < max_spans):
         body, nspans = payloads[i % len(payloads)]
@@ -448,57 +492,98 @@ def _run_loop(result: SenderResult, payloads: Sequence[tuple[Any, int]], deadlin
     result.t_end = time.monotonic()
 
 
-def http_sender(sender: int, host: str, port: int, payloads: list[tuple[bytes, int]], duration: float,
-                ready: Any, start: EventType, results: Any, max_spans: int | None = None,
-                max_backoff: float = 0.5) -> None:
-    """One client process: POST pre-serialized requests to ``/v1/traces`` over one keep-alive connection."""
-    result = SenderResult("http", sender)
-    conn: http.client.HTTPConnection | None = None
+def _run_streams(result: SenderResult, payloads: Sequence[tuple[Any, int]], duration: float,
+                 max_spans: int | None, send_fns: Sequence[SendFn], max_backoff: float) -> None:
+    """One closed loop per ``send_fns`` entry (threads of this process), merged into ``result``."""
+    deadline = time.monotonic() + duration
+    n = len(send_fns)
+    parts = [SenderResult(result.protocol, result.sender) for _ in range(n)]
+    share = None if max_spans is None else -(-max_spans // n)
+    threads = [
+        threading.Thread(target=_run_loop, name=f"stream-{k}", daemon=True,
+                         args=(parts[k], payloads, deadline, share, send_fns[k], max_backoff,
+                               k * len(payloads) // n))
+        for k in range(n)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for part in parts:
+        for name in ("requests_ok", "spans_sent_ok", "accepted_spans", "rejected_spans", "refused", "errors"):
+            setattr(result, name, getattr(result, name) + getattr(part, name))
+        result.latencies.extend(part.latencies)
+        result.error_samples.extend(part.error_samples[: max(0, 5 - len(result.error_samples))])
+    result.t_start = min(p.t_start for p in parts)
+    result.t_end = max(p.t_end for p in parts)
+
+
+class _HttpStream:
+    """``send_one`` for OTLP/HTTP: POST to ``/v1/traces`` over one keep-alive connection."""
+
     headers = {"Content-Type": PROTOBUF, "Connection": "keep-alive"}
 
-    def send_one(body: bytes) -> tuple[str, int, float | None, str]:
-        nonlocal conn
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.conn: http.client.HTTPConnection | None = None
+
+    def connect(self) -> None:
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        with contextlib.suppress(OSError):
+            self.conn.connect()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def __call__(self, body: bytes) -> tuple[str, int, float | None, str]:
         try:
-            if conn is None:
-                conn = http.client.HTTPConnection(host, port, timeout=60)
-            conn.request("POST", OTLP_TRACES_PATH, body=body, headers=headers)
-            resp = conn.getresponse()
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            self.conn.request("POST", OTLP_TRACES_PATH, body=body, headers=self.headers)
+            resp = self.conn.getresponse()
             data = resp.read()
             if resp.status == 200:
                 return "ok", _rejected_from_http(data, resp.getheader("Content-Type", "")), None, ""
             if resp.will_close:
-                conn.close()
-                conn = None
+                self.close()
             hint = _retry_after(resp.getheader("Retry-After"))
             if resp.status in REFUSED_HTTP:
                 return "refused", 0, hint, f"HTTP {resp.status}"
             return "error", 0, None, f"HTTP {resp.status}: {data[:200]!r}"
         except (OSError, http.client.HTTPException) as exc:
-            if conn is not None:
-                conn.close()
-            conn = None
+            self.close()
             return "error", 0, None, f"{type(exc).__name__}: {exc}"
 
+
+def http_sender(sender: int, host: str, port: int, payloads: list[tuple[bytes, int]], duration: float,
+                ready: Any, start: EventType, results: Any, max_spans: int | None = None,
+                max_backoff: float = 0.5, concurrency: int = 1) -> None:
+    """One client process: ``concurrency`` closed loops (one keep-alive connection each) POSTing
+    pre-serialized requests to ``/v1/traces``."""
+    result = SenderResult("http", sender)
+    streams = [_HttpStream(host, port) for _ in range(concurrency)]
     try:
-        conn = http.client.HTTPConnection(host, port, timeout=60)
-        with contextlib.suppress(OSError):
-            conn.connect()
+        for st in streams:
+            st.connect()
         ready.put(sender)
         if not start.wait(START_TIMEOUT):
             raise RuntimeError("no start signal")
-        _run_loop(result, payloads, time.monotonic() + duration, max_spans, send_one, max_backoff)
+        _run_streams(result, payloads, duration, max_spans, streams, max_backoff)
     except Exception as exc:  # noqa: BLE001 - report instead of dying silently
         result.error(f"sender crashed: {exc!r}")
     finally:
-        if conn is not None:
-            conn.close()
+        for st in streams:
+            st.close()
         results.put(asdict(result))
 
 
 def grpc_sender(sender: int, target: str, payloads: list[tuple[bytes, int]], duration: float,
                 ready: Any, start: EventType, results: Any, mode: str = "stub",
-                max_spans: int | None = None, max_backoff: float = 0.5) -> None:
-    """One client process: unary ``TraceService/Export`` calls on one channel.
+                max_spans: int | None = None, max_backoff: float = 0.5, concurrency: int = 1) -> None:
+    """One client process: ``concurrency`` closed loops of unary ``TraceService/Export`` calls on one
+    channel.
 
     ``mode="stub"`` uses ``TraceServiceStub`` with decoded messages (the stub serializes each call, as
     an SDK exporter does); ``mode="bytes"`` sends the pre-serialized payloads on the same method.
@@ -528,6 +613,7 @@ def grpc_sender(sender: int, target: str, payloads: list[tuple[bytes, int]], dur
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
             details = exc.details() if hasattr(exc, "details") else str(exc)
+            # RESOURCE_EXHAUSTED without retry (request too large) is not a refusal but an error
             if code in refused_codes and "exceeds" not in (details or ""):
                 return "refused", 0, None, f"{code}"
             return "error", 0, None, f"{code}: {details}"
@@ -538,7 +624,7 @@ def grpc_sender(sender: int, target: str, payloads: list[tuple[bytes, int]], dur
         ready.put(sender)
         if not start.wait(START_TIMEOUT):
             raise RuntimeError("no start signal")
-        _run_loop(result, items, time.monotonic() + duration, max_spans, send_one, max_backoff)
+        _run_streams(result, items, duration, max_spans, [send_one] * concurrency, max_backoff)
     except Exception as exc:  # noqa: BLE001
         result.error(f"sender crashed: {exc!r}")
     finally:
@@ -586,7 +672,8 @@ def aggregate(protocol: str, results: Sequence[dict[str, Any]]) -> PhaseResult:
 
 def run_senders(protocol: str, ports: ServerPorts, per_sender: Sequence[list[tuple[bytes, int]]],
                 duration: float, grpc_mode: str = "stub", max_spans_per_sender: int | None = None,
-                max_backoff: float = 0.5, setup_timeout: float = 120.0) -> list[dict[str, Any]]:
+                max_backoff: float = 0.5, setup_timeout: float = 120.0,
+                concurrency: int = 1) -> list[dict[str, Any]]:
     """Run one sender process per payload list against the server; return their raw results.
 
     All senders connect first, then start together; each stops issuing requests after ``duration``
@@ -599,11 +686,11 @@ def run_senders(protocol: str, ports: ServerPorts, per_sender: Sequence[list[tup
         if protocol == "http":
             target: Callable[..., None] = http_sender
             args: tuple[Any, ...] = (i, ports.host, ports.http, payloads, duration, ready, start, results,
-                                     max_spans_per_sender, max_backoff)
+                                     max_spans_per_sender, max_backoff, concurrency)
         else:
             target = grpc_sender
             args = (i, f"{ports.host}:{ports.grpc}", payloads, duration, ready, start, results, grpc_mode,
-                    max_spans_per_sender, max_backoff)
+                    max_spans_per_sender, max_backoff, concurrency)
         proc = ctx.Process(target=target, args=args, name=f"{protocol}-sender-{i}", daemon=True)
         proc.start()
         procs.append(proc)
@@ -706,6 +793,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of load per protocol (20)")
     ap.add_argument("--senders", type=int, default=8, help="client processes per protocol (8)")
+    ap.add_argument("--concurrency", type=int, default=1,
+                    help="closed loops (connections / in-flight requests) per sender process (1)")
     ap.add_argument("--payloads-per-sender", type=int, default=64,
                     help="distinct pre-serialized requests per sender (64)")
     ap.add_argument("--resources", type=int, default=5, help="resources per request (5)")
@@ -734,7 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not protocols or any(p not in ("http", "grpc") for p in protocols):
         raise SystemExit("--protocols takes http and/or grpc")
     spans_per_request = args.resources * args.spans_per_resource
-    print(f"vigil ingest benchmark: {args.senders} senders x {args.duration:g}s per protocol, "
+    print(f"vigil ingest benchmark: {args.senders} senders x {args.concurrency} in flight, "
+          f"{args.duration:g}s per protocol, "
           f"{spans_per_request} spans/request, {os.cpu_count()} CPUs")
 
     t0 = time.perf_counter()
@@ -750,10 +840,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     phases: dict[str, PhaseResult] = {}
     cpu: dict[str, float] = {}
-    peaks: dict[str, tuple[int, int]] = {}
+    peaks: dict[str, tuple[int, int, int]] = {}
     status = 0
     startup = stop_s = 0.0
-    idle_rss = peak_total = peak_main = 0
+    idle_rss = 0
+    peak: tuple[int, int, int] = (0, 0, 0)
     code: int | None = None
     with work_dir(args.data_dir, args.keep, "vigil-ingest-") as (data_dir, log_path):
         dsn = store_dsn(data_dir)
@@ -765,7 +856,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"server pid {server.pid} healthy after {startup:.1f}s "
                   f"(api :{server.ports.api}, grpc :{server.ports.grpc}, http :{server.ports.http}); "
                   f"log {log_path}")
-            sampler = RssSampler(server.pid)
+            sampler = RssSampler(server.pid, pid_file=data_dir / "pg" / "postmaster.pid")
             sampler.start()
             idle_rss = sampler.sample()[0]
             for i, proto in enumerate(protocols):
@@ -773,7 +864,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     time.sleep(args.pause)
                 cpu0 = sampler.cpu_seconds()
                 raw = run_senders(proto, server.ports, per_sender, args.duration, args.grpc_mode,
-                                  max_backoff=args.max_backoff)
+                                  max_backoff=args.max_backoff, concurrency=args.concurrency)
                 phase = aggregate(proto, raw)
                 cpu[proto] = sampler.cpu_seconds() - cpu0
                 phases[proto] = phase
@@ -785,7 +876,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if server.proc is not None and server.proc.poll() is not None:
                     raise RuntimeError(f"server died during the {proto} phase\n{server.log_tail()}")
             sampler.stop()
-            peak_total, peak_main = sampler.peak()
+            peak = sampler.peak()
         finally:
             if sampler is not None:
                 sampler.stop()
@@ -803,7 +894,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lost:
             status = 1
 
-    summary = build_summary(args, ceiling, phases, cpu, peaks, peak_total, peak_main, idle_rss, store,
+    summary = build_summary(args, ceiling, phases, cpu, peaks, peak, idle_rss, store,
                             rows, acked, startup, stop_s, code)
     print_report(summary)
     if lost:
@@ -814,7 +905,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: dict[str, PhaseResult],
-                  cpu: dict[str, float], peaks: dict[str, tuple[int, int]], peak_total: int, peak_main: int,
+                  cpu: dict[str, float], peaks: dict[str, tuple[int, int, int]], peak: tuple[int, int, int],
                   idle_rss: int, store: dict[str, Any], rows: int, acked: int, startup: float,
                   stop_s: float, code: int | None) -> dict[str, Any]:
     def r(x: float, nd: int = 1) -> float | None:
@@ -824,6 +915,7 @@ def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: d
         "benchmark": "ingest",
         "cpus": os.cpu_count(),
         "senders": args.senders,
+        "concurrency_per_sender": args.concurrency,
         "duration_s": args.duration,
         "spans_per_request": args.resources * args.spans_per_resource,
         "grpc_mode": args.grpc_mode,
@@ -832,8 +924,9 @@ def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: d
         "server_stop_s": r(stop_s, 2),
         "server_exit_status": code,
         "server_idle_rss_mib": r(idle_rss / MIB),
-        "server_peak_rss_mib": r(peak_total / MIB),
-        "server_peak_rss_main_process_mib": r(peak_main / MIB),
+        "server_peak_rss_mib": r(peak[0] / MIB),
+        "server_peak_rss_main_process_mib": r(peak[1] / MIB),
+        "embedded_postgres_peak_rss_mib": r(peak[2] / MIB),
         "acknowledged_spans": acked,
         "stored_rows": rows,
         "stored_ge_acknowledged": rows >= acked,
@@ -855,7 +948,7 @@ def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: d
             "seconds": r(ph.seconds, 2),
             "ratio_to_decode_ceiling": r(ph.spans_per_s / ceiling["spans_per_s"], 4),
             "server_cpu_cores": r(cpu.get(proto, math.nan) / ph.seconds, 2),
-            "peak_rss_mib": r(peaks.get(proto, (0, 0))[0] / MIB),
+            "peak_rss_mib": r(peaks.get(proto, (0, 0, 0))[0] / MIB),
         }
     return out
 
@@ -887,9 +980,10 @@ def print_report(s: dict[str, Any]) -> None:
         ]
     rows += [
         ("upb decode-only ceiling spans/s", v(s["decode_ceiling_spans_per_s"])),
-        ("server peak RSS (incl. children)", v(s["server_peak_rss_mib"], " MiB", 1)),
-        ("server peak RSS (main process)", v(s["server_peak_rss_main_process_mib"], " MiB", 1)),
-        ("server idle RSS (incl. children)", v(s["server_idle_rss_mib"], " MiB", 1)),
+        ("server peak RSS (incl. children + pg)", v(s["server_peak_rss_mib"], " MiB", 1)),
+        ("  of which server process (peak)", v(s["server_peak_rss_main_process_mib"], " MiB", 1)),
+        ("  of which embedded postgres (peak)", v(s["embedded_postgres_peak_rss_mib"], " MiB", 1)),
+        ("server idle RSS (incl. children + pg)", v(s["server_idle_rss_mib"], " MiB", 1)),
         ("spans acknowledged", v(s["acknowledged_spans"])),
         ("rows in otel_traces", v(s["stored_rows"])),
         ("rows >= acknowledged", v(s["stored_ge_acknowledged"])),
@@ -897,7 +991,8 @@ def print_report(s: dict[str, Any]) -> None:
         ("bytes/span incl. trace-id index", v(s["bytes_per_span_with_trace_id_index"], " B", 1)),
         ("server startup / shutdown", f"{s['server_startup_s']:.1f} s / {s['server_stop_s']:.1f} s"),
     ]
-    print_table(f"Vigil ingest: {s['senders']} senders x {s['duration_s']:g}s, {s['cpus']} CPUs, "
+    print_table(f"Vigil ingest: {s['senders']} senders x {s['concurrency_per_sender']} in flight, "
+                f"{s['duration_s']:g}s per protocol, {s['cpus']} CPUs, "
                 f"{s['spans_per_request']} spans/request", rows)
 
 

@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
 from litestar.static_files import create_static_files_router
 
-from query import logs, metrics, services, traces
+from query import logs, metric_points, metrics, services, traces
 from query.errors import BadRequest, NotFound
 from query.protocols import TelemetryReader
 from query.timerange import resolve
@@ -123,6 +123,21 @@ class MetricController(Controller):
         keys = tuple(k.strip() for k in (group_by or "").split(",") if k.strip())
         q = metrics.MetricQuery(name, service, tuple(attr or ()), agg, keys, step)
         return metrics.query_metric(_reader(request), q, resolve(start, end, range_))
+
+    @get("/points", sync_to_thread=True)
+    def points(
+        self,
+        request: Request,
+        name: str,
+        service: str | None = None,
+        attr: Attrs = None,
+        limit: int = 1000,
+        start: Start = None,
+        end: End = None,
+        range_: Range = None,
+    ) -> dict[str, Any]:
+        tr = resolve(start, end, range_)
+        return metric_points.metric_points(_reader(request), name, tr, service, tuple(attr or ()), limit)
 
 
 def _error(status: int, error: str, detail: Any = None) -> Response[dict[str, Any]]:

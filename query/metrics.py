@@ -121,7 +121,7 @@ def query_metric(reader: TelemetryReader, q: MetricQuery, tr: TimeRange) -> dict
     if kind in ("gauge", "sum") and q.agg != "rate":
         series = _simple(reader, kind, q.agg, labels, where, params)
     else:
-        series = _per_series(reader, kind, q.agg, labels, where, params, step)
+        series = _per_series(reader, kind, q.agg, labels, where, params, step, tr.start_ns)
     return {
         "name": q.name,
         "type": kind,
@@ -169,7 +169,11 @@ def _per_series(
     where: str,
     params: dict[str, Any],
     step: int,
+    window_start_ns: int,
 ) -> dict[tuple[str, ...], list[list[float]]]:
+    """Per-series increases. A cumulative series' first point in the window counts in full only when
+    the series started inside the window (its whole value is then an increase); otherwise it only
+    anchors the differences of the points after it."""
     rows = reader.rows(
         f"""SELECT {labels} AS labels, cityHash64(Attributes, ResourceAttributes, ScopeName) AS sid,
                    toUnixTimestamp64Nano(StartTimeUnix) AS start_ns, toUnixTimestamp64Nano(TimeUnix) AS ts,
@@ -188,6 +192,8 @@ def _per_series(
         a = acc[(tuple(r["labels"]), bucket)]
         p = prev.get(r["sid"])
         prev[r["sid"]] = r
+        if p is None and r["temporality"] == 2 and r["start_ns"] >= window_start_ns > 0:
+            p = _ZERO
         if kind == "summary":
             a.add_summary(r)
             continue
@@ -211,7 +217,15 @@ def _per_series(
     return out
 
 
+_ZERO: dict[str, Any] = {"start_ns": -1, "Value": 0.0, "Count": 0, "Sum": 0.0, "ZeroCount": 0,
+                         "BucketCounts": [], "ExplicitBounds": [], "Scale": 0, "PositiveOffset": 0,
+                         "PositiveBucketCounts": [], "NegativeOffset": 0, "NegativeBucketCounts": []}
+"""A virtual point before a series that started inside the query window (everything is increase)."""
+
+
 def _reset(r: dict[str, Any], p: dict[str, Any], field: str) -> bool:
+    if p is _ZERO:
+        return False
     return r[field] < p[field] or (r["start_ns"] != p["start_ns"] and r["start_ns"] != 0)
 
 

@@ -18,6 +18,9 @@ from typing import Any
 import yaml
 
 
+MAX_RETENTION_DAYS = 3650  # ClickHouse TTL arithmetic on DateTime overflows in 2106
+
+
 class ConfigError(ValueError):
     """Configuration is invalid; the message lists each problem."""
 
@@ -75,8 +78,8 @@ class Config:
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
         for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0 (0 keeps forever)")
+            if not 0 <= getattr(self, name) <= MAX_RETENTION_DAYS:
+                problems.append(f"{name} must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
         if self.max_inflight_bytes < self.max_request_bytes:
             problems.append("max_inflight_bytes must be >= max_request_bytes")
         if self.clickhouse_url and not self.clickhouse_url.startswith(("http://", "https://", "chdb:")):
