@@ -53,10 +53,7 @@ def parse_instant(text: str, name: str) -> int:
 def resolve(start: str | None, end: str | None, range_: str | None, now_ns: int | None = None) -> TimeRange:
     now = time.time_ns() if now_ns is None else now_ns
     end_ns = parse_instant(end, "end") if end else now
-    if start:
-        start_ns = parse_instant(start, "start")
-    else:
-        start_ns = end_ns - parse_duration(range_ or "1h") * NS
+    start_ns = parse_instant(start, "start") if start else end_ns - parse_duration(range_ or "1h") * NS
     if start_ns > end_ns:
         raise BadRequest("start must not be after end")
     return TimeRange(start_ns, end_ns)

@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-
 MAX_RETENTION_DAYS = 3650  # ClickHouse TTL arithmetic on DateTime overflows in 2106
 
 

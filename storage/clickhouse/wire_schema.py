@@ -16,7 +16,7 @@ Fields absent here (``dropped_*``, ``entity_refs``, ``*_strindex``…) are skipp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CH_SCALAR = {
     "string": "String",
@@ -49,7 +49,6 @@ class Msg:
     name: str
     fields: tuple[F, ...]
     oneof: tuple[str, tuple[str, ...]] | None = None  # (oneof name, member field names)
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _kv(name: str, value_type: str) -> Msg:
@@ -265,7 +264,7 @@ def proto_text() -> str:
     for m in MESSAGES:
         members = set(m.oneof[1]) if m.oneof else set()
         lines = [f"message {m.name} {{"]
-        oneof_lines = []
+        oneof_lines: list[str] = []
         for f in m.fields:
             decl = f"{'repeated ' if f.repeated else ''}{f.type} {f.name} = {f.number};"
             (oneof_lines if f.name in members else lines).append("  " + decl)

@@ -17,6 +17,7 @@ Contract (the ``TelemetryWriter`` protocol):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
-from google.protobuf.internal.encoder import _VarintBytes
+from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 
 from storage.clickhouse import ddl
 from storage.clickhouse.wire_schema import proto_text
@@ -135,8 +136,10 @@ class GroupCommitWriter:
         return None, wait
 
     def _take(self, signal: str) -> list[_Pending]:
-        q, batch, rows, size = self._queues[signal], [], 0, 0
-        while q and (not batch or (rows + q[0].rows <= self._max_rows and size + len(q[0].payload) <= self._max_bytes)):
+        q, rows, size = self._queues[signal], 0, 0
+        batch: list[_Pending] = []
+        while q and (not batch or (rows + q[0].rows <= self._max_rows
+                                   and size + len(q[0].payload) <= self._max_bytes)):
             p = q.popleft()
             batch.append(p)
             rows += p.rows
@@ -219,7 +222,5 @@ class GroupCommitWriter:
             else:
                 p.future.set_exception(err)
 
-        try:
+        with contextlib.suppress(RuntimeError):  # loop closed: nobody is waiting any more
             p.loop.call_soon_threadsafe(done)
-        except RuntimeError:  # loop closed: nobody is waiting any more
-            pass

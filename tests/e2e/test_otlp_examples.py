@@ -11,9 +11,7 @@ import pytest
 
 from tests.vigil_process import VigilProcess
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "otlp" / "examples"
-if not EXAMPLES.is_dir():  # CI checkout layout: <root>/main next to <root>/shared
-    EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "otlp" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "otlp_examples"
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 EXAMPLE_TIME = "1544712600"  # 2018-12-13T14:50:00Z, a minute before the examples' timestamps
 
