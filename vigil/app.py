@@ -71,6 +71,7 @@ class Vigil:
             batch_max_rows=cfg.batch_max_rows,
             batch_max_bytes=cfg.batch_max_bytes,
             batch_max_delay_ms=cfg.batch_max_delay_ms,
+            batch_linger_ms=cfg.batch_linger_ms,
             threads=cfg.writer_threads,
             max_inflight_bytes=cfg.max_inflight_bytes,
         )
@@ -101,6 +102,7 @@ class Vigil:
                 "status": "ok",
                 "batches": s.batches,
                 "rows": s.rows,
+                "mean_flush_ms": round(s.flush_seconds_total / s.batches * 1000, 1) if s.batches else None,
                 "inflight_bytes": s.inflight_bytes_now,
                 "queued_requests": s.queued_requests_now,
             }

@@ -50,6 +50,8 @@ class Config:
     """…or this many request bytes…"""
     batch_max_delay_ms: int = 200
     """…or when its oldest request has waited this long."""
+    batch_linger_ms: int = 10
+    """…or, when no flush of that signal is running, after the oldest request waited this long."""
     writer_threads: int = 2
     """Concurrent flushes (one ClickHouse handle each)."""
     max_inflight_bytes: int = 256 * 1024 * 1024
@@ -72,7 +74,7 @@ class Config:
             v = getattr(self, name)
             if not 0 <= v <= 65535:
                 problems.append(f"{name}={v}: not a TCP port")
-        for name in ("max_request_bytes", "batch_max_rows", "batch_max_bytes", "batch_max_delay_ms",
+        for name in ("max_request_bytes", "batch_max_rows", "batch_max_bytes", "batch_max_delay_ms", "batch_linger_ms",
                      "writer_threads", "max_inflight_bytes"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")

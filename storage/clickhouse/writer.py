@@ -8,7 +8,9 @@ Contract (the ``TelemetryWriter`` protocol):
   permanently bad; other payloads in its batch are unaffected — a failing batch is retried one
   request at a time to isolate the culprit).
 * Batches flush on ``batch_max_rows`` records, ``batch_max_bytes`` bytes, or ``batch_max_delay_ms``
-  age of the oldest request, whichever comes first.
+  age of the oldest request, whichever comes first — and, when no flush of that signal is running,
+  as soon as the oldest request has lingered ``batch_linger_ms`` (a lone sender is not made to wait
+  the full delay; concurrent senders still share one insert, whose fixed cost dominates).
 * Memory is bounded by ``max_inflight_bytes`` of accepted-but-uncommitted payload bytes.
 * Thread-safety: ``write`` is called from one asyncio loop; flushes run on ``threads`` worker threads,
   each with its own ClickHouse handle (chDB handles run one statement at a time and release the GIL).
@@ -67,6 +69,7 @@ class GroupCommitWriter:
         batch_max_rows: int = 20_000,
         batch_max_bytes: int = 16 * 1024 * 1024,
         batch_max_delay_ms: int = 200,
+        batch_linger_ms: int = 10,
         threads: int = 2,
         max_inflight_bytes: int = 256 * 1024 * 1024,
     ) -> None:
@@ -74,6 +77,8 @@ class GroupCommitWriter:
         self._max_rows = batch_max_rows
         self._max_bytes = batch_max_bytes
         self._max_delay = batch_max_delay_ms / 1000
+        self._linger = min(batch_linger_ms, batch_max_delay_ms) / 1000
+        self._flushing = dict.fromkeys(SIGNALS, 0)
         self._threads_n = threads
         self._max_inflight = max_inflight_bytes
         self._queues: dict[str, deque[_Pending]] = {s: deque() for s in SIGNALS}
@@ -130,9 +135,10 @@ class GroupCommitWriter:
                 continue
             full = self._queued_rows[s] >= self._max_rows or self._queued_bytes[s] >= self._max_bytes
             age = now - q[0].enqueued
-            if full or age >= self._max_delay or self._closing:
+            due = self._linger if self._flushing[s] == 0 else self._max_delay
+            if full or age >= due or self._closing:
                 return s, 0.0
-            wait = min(wait, self._max_delay - age)
+            wait = min(wait, due - age)
         return None, wait
 
     def _take(self, signal: str) -> list[_Pending]:
@@ -157,6 +163,7 @@ class GroupCommitWriter:
                     signal, wait = self._ready_signal(time.monotonic())
                     if signal is not None:
                         batch = self._take(signal)
+                        self._flushing[signal] += 1
                         break
                     if self._closing:
                         return
@@ -171,6 +178,10 @@ class GroupCommitWriter:
                 err = exc if isinstance(exc, WriteError) else StoreUnavailable(str(exc))
                 for p in batch:
                     self._settle(p, err)
+            finally:
+                with self._cond:
+                    self._flushing[signal] -= 1
+                    self._cond.notify_all()
 
     def _insert(self, client: Client, signal: str, batch: list[_Pending]) -> None:
         table, message = ddl.STAGING[signal]

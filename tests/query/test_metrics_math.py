@@ -1,0 +1,260 @@
+"""query.metrics arithmetic: bucket quantiles, histogram bucket bounds, counter increases and resets."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from query.metrics import (
+    MetricQuery,
+    _Acc,
+    _bounds_counts,
+    _bucket_quantile,
+    _increase,
+    _reset,
+    query_metric,
+)
+from query.timerange import NS, TimeRange
+
+INF = math.inf
+CUMULATIVE, DELTA = 2, 1
+
+
+# ------------------------------------------------------------------------------------ _bucket_quantile
+def test_quantile_interpolates_linearly_inside_the_bucket() -> None:
+    buckets = [(1.0, 10.0), (2.0, 10.0), (INF, 0.0)]
+    # rank = q * 20; bucket (0, 1] holds ranks 0..10, (1, 2] holds 10..20
+    assert _bucket_quantile(0.5, buckets) == pytest.approx(1.0)
+    assert _bucket_quantile(0.75, buckets) == pytest.approx(1.5)
+    assert _bucket_quantile(0.25, buckets) == pytest.approx(0.5)
+    assert _bucket_quantile(0.95, buckets) == pytest.approx(1.9)
+
+
+def test_quantile_prometheus_example() -> None:
+    # bounds 0.1, 0.5, 1, +Inf with counts 2, 6, 2, 0 (non-cumulative); total 10
+    buckets = [(0.1, 2.0), (0.5, 6.0), (1.0, 2.0), (INF, 0.0)]
+    assert _bucket_quantile(0.5, buckets) == pytest.approx(0.1 + 0.4 * (3 / 6))  # 0.3
+    assert _bucket_quantile(0.9, buckets) == pytest.approx(0.5 + 0.5 * (1 / 2))  # 0.75
+    assert _bucket_quantile(0.2, buckets) == pytest.approx(0.1)
+
+
+def test_quantile_skips_empty_buckets() -> None:
+    buckets = [(1.0, 0.0), (5.0, 0.0), (10.0, 4.0), (INF, 0.0)]
+    assert _bucket_quantile(0.5, buckets) == pytest.approx(5.0 + 5.0 * 0.5)
+    assert _bucket_quantile(0.01, buckets) == pytest.approx(5.0 + 5.0 * 0.01)
+
+
+def test_quantile_in_the_overflow_bucket_is_the_highest_finite_bound() -> None:
+    buckets = [(1.0, 1.0), (2.0, 1.0), (INF, 8.0)]
+    assert _bucket_quantile(0.99, buckets) == 2.0
+    assert _bucket_quantile(0.5, buckets) == 2.0
+
+
+def test_quantile_with_negative_first_bound_returns_its_upper_bound() -> None:
+    buckets = [(-1.0, 4.0), (0.0, 0.0), (INF, 0.0)]
+    assert _bucket_quantile(0.5, buckets) == -1.0
+
+
+def test_quantile_of_empty_histogram_is_none() -> None:
+    assert _bucket_quantile(0.5, [(1.0, 0.0), (INF, 0.0)]) is None
+    assert _bucket_quantile(0.5, []) is None
+
+
+def test_quantile_is_monotonic_in_q() -> None:
+    buckets = [(0.005, 3.0), (0.01, 0.0), (0.025, 7.0), (0.05, 1.0), (0.1, 9.0), (INF, 2.0)]
+    values = [_bucket_quantile(q / 100, buckets) for q in range(1, 100)]
+    assert all(v is not None for v in values)
+    assert values == sorted(values)  # type: ignore[type-var]
+
+
+# -------------------------------------------------------------------------------------- _bounds_counts
+def test_bounds_explicit_histogram() -> None:
+    row = {"ExplicitBounds": [1.0, 5.0, 10.0], "BucketCounts": [2, 3, 0, 7]}
+    assert _bounds_counts("histogram", row) == [(1.0, 2), (5.0, 3), (10.0, 0), (INF, 7)]
+
+
+def test_bounds_explicit_histogram_single_bucket() -> None:
+    assert _bounds_counts("histogram", {"ExplicitBounds": [], "BucketCounts": [9]}) == [(INF, 9)]
+
+
+def _exp_row(scale: int, zero: int = 0, pos_offset: int = 0, pos: tuple[int, ...] = (),
+             neg_offset: int = 0, neg: tuple[int, ...] = ()) -> dict[str, Any]:
+    return {
+        "Scale": scale, "ZeroCount": zero,
+        "PositiveOffset": pos_offset, "PositiveBucketCounts": list(pos),
+        "NegativeOffset": neg_offset, "NegativeBucketCounts": list(neg),
+    }
+
+
+def test_bounds_exponential_scale_0() -> None:
+    # base 2: positive bucket at index i covers (2**i, 2**(i+1)]
+    got = _bounds_counts("exponential_histogram", _exp_row(0, zero=1, pos_offset=1, pos=(0, 2)))
+    assert got == [(0.0, 1), (4.0, 0), (8.0, 2)]
+
+
+def test_bounds_exponential_scale_1() -> None:
+    # base sqrt(2): index -1 → (2**-0.5, 1], index 0 → (1, 2**0.5], index 1 → (2**0.5, 2]
+    got = _bounds_counts("exponential_histogram", _exp_row(1, pos_offset=-1, pos=(1, 2, 3)))
+    assert [c for _, c in got] == [0, 1, 2, 3]
+    assert [b for b, _ in got] == pytest.approx([0.0, 1.0, math.sqrt(2), 2.0])
+
+
+def test_bounds_exponential_negative_scale() -> None:
+    # scale -1: base 4; index 0 → (1, 4], index 1 → (4, 16]
+    got = _bounds_counts("exponential_histogram", _exp_row(-1, pos=(5, 6)))
+    assert got == [(0.0, 0), (4.0, 5), (16.0, 6)]
+
+
+def test_bounds_exponential_negative_buckets_ascending() -> None:
+    # negative index j covers [-2**(j+1), -2**j); its upper bound is -2**j; most negative first
+    got = _bounds_counts(
+        "exponential_histogram", _exp_row(0, zero=2, pos_offset=0, pos=(1,), neg_offset=1, neg=(3, 4))
+    )
+    assert got == [(-4.0, 4), (-2.0, 3), (0.0, 2), (2.0, 1)]
+    bounds = [b for b, _ in got]
+    assert bounds == sorted(bounds)
+
+
+def test_bounds_exponential_negative_scale_1() -> None:
+    got = _bounds_counts("exponential_histogram", _exp_row(1, neg_offset=0, neg=(1, 1)))
+    assert [b for b, _ in got] == pytest.approx([-math.sqrt(2), -1.0, 0.0])
+    assert [c for _, c in got] == [1, 1, 0]
+
+
+def test_quantile_of_official_exponential_example() -> None:
+    # count 3: one zero, two in (4, 8] → median rank 1.5 lies a quarter into (4, 8]
+    buckets = _bounds_counts("exponential_histogram", _exp_row(0, zero=1, pos_offset=1, pos=(0, 2)))
+    assert _bucket_quantile(0.5, buckets) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(
+    ("row", "q", "low", "high"),
+    [
+        # all 4 observations are in (4, 8]: every quantile must lie in that bucket
+        (_exp_row(0, pos_offset=2, pos=(4,)), 0.25, 4.0, 8.0),
+        (_exp_row(0, pos_offset=2, pos=(4,)), 0.5, 4.0, 8.0),
+        # one observation in [-2, -1), one exactly zero: the upper half of the ranks is 0
+        (_exp_row(0, zero=1, neg_offset=0, neg=(1,)), 0.75, 0.0, 0.0),
+    ],
+    ids=["positive-offset-p25", "positive-offset-p50", "zero-bucket-after-negative-p75"],
+)
+def test_exponential_quantile_stays_inside_the_bucket_holding_the_rank(
+    row: dict[str, Any], q: float, low: float, high: float
+) -> None:
+    value = _bucket_quantile(q, _bounds_counts("exponential_histogram", row))
+    assert value is not None
+    assert low <= value <= high, f"p{int(q * 100)} = {value}, outside [{low}, {high}]"
+
+
+# ----------------------------------------------------------------------------------- _increase / reset
+def _pt(value: float, start_ns: int = 100, temporality: int = CUMULATIVE) -> dict[str, Any]:
+    return {"Value": value, "start_ns": start_ns, "temporality": temporality}
+
+
+def test_increase_cumulative() -> None:
+    assert _increase(_pt(15), _pt(10), "Value") == 5.0
+    assert _increase(_pt(10), _pt(10), "Value") == 0.0
+
+
+def test_increase_first_cumulative_point_is_zero() -> None:
+    assert _increase(_pt(42), None, "Value") == 0.0
+
+
+def test_increase_counter_reset_by_lower_value() -> None:
+    assert _increase(_pt(3), _pt(10), "Value") == 3.0
+
+
+def test_increase_counter_reset_by_new_start_time() -> None:
+    assert _increase(_pt(25, start_ns=200), _pt(10, start_ns=100), "Value") == 25.0
+    assert _reset(_pt(25, start_ns=200), _pt(10, start_ns=100), "Value")
+
+
+def test_increase_unknown_start_time_is_not_a_reset() -> None:
+    assert not _reset(_pt(25, start_ns=0), _pt(10, start_ns=100), "Value")
+    assert _increase(_pt(25, start_ns=0), _pt(10, start_ns=100), "Value") == 15.0
+
+
+def test_increase_delta_points_are_increases_already() -> None:
+    assert _increase(_pt(7, temporality=DELTA), None, "Value") == 7.0
+    assert _increase(_pt(7, temporality=DELTA), _pt(100, temporality=DELTA), "Value") == 7.0
+
+
+# --------------------------------------------------------------------------------------------- _Acc
+def test_acc_value_aggregations() -> None:
+    a = _Acc()
+    for v in (1.0, 2.0, 6.0):
+        a.add_value(v)
+    assert [a.result(agg, 60) for agg in ("sum", "avg", "min", "max", "count")] == [9.0, 3.0, 1.0, 6.0, 3.0]
+    assert a.result("rate", 60) == pytest.approx(9.0 / 60)
+    assert a.result("p50", 60) is None
+
+
+def test_acc_histogram_aggregations() -> None:
+    a = _Acc()
+    a.add_hist([(1.0, 1), (2.0, 1), (INF, 0)], 2, 3.0)
+    a.add_hist([(1.0, 3), (2.0, 5), (INF, 0)], 8, 11.0)
+    assert a.result("count", 10) == 10
+    assert a.result("sum", 10) == 14.0
+    assert a.result("avg", 10) == pytest.approx(1.4)
+    assert a.result("rate", 10) == pytest.approx(1.0)
+    assert a.result("p50", 10) == pytest.approx(1.0 + (5 - 4) / 6)  # rank 5 in merged [(1,4),(2,6)]
+
+
+def test_acc_summary_picks_reported_quantile() -> None:
+    a = _Acc()
+    a.add_summary({"Count": 10, "Sum": 50.0, "qs": [0.5, 0.99], "qv": [4.0, 9.0]})
+    a.add_summary({"Count": 10, "Sum": 70.0, "qs": [0.5, 0.99], "qv": [6.0, 11.0]})
+    assert a.result("p50", 60) == pytest.approx(5.0)
+    assert a.result("p99", 60) == pytest.approx(10.0)
+    assert a.result("p90", 60) is None
+    assert a.result("avg", 60) == pytest.approx(6.0)
+
+
+# ------------------------------------------------------------------- query_metric over a canned reader
+class CannedReader:
+    """Answers the kind probe with ``kind`` and every other query with ``rows``."""
+
+    def __init__(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        self.kind, self._rows = kind, rows
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.calls.append((sql, dict(params or {})))
+        if "AS kind" in sql:
+            return [{"kind": self.kind, "n": 1}]
+        return self._rows
+
+
+def _sum_row(t_s: int, value: float, start_ns: int = 1) -> dict[str, Any]:
+    return {"labels": [], "sid": 7, "start_ns": start_ns, "ts": t_s * NS, "Value": value, "temporality": CUMULATIVE}
+
+
+def test_rate_of_cumulative_counter_across_a_reset() -> None:
+    rows = [_sum_row(0, 10), _sum_row(60, 40), _sum_row(120, 5), _sum_row(180, 25)]
+    out = query_metric(CannedReader("sum", rows), MetricQuery("reqs", agg="rate", step="60s"),
+                       TimeRange(0, 240 * NS))
+    assert out["type"] == "sum"
+    [series] = out["series"]
+    assert series["labels"] == {}
+    assert series["points"] == [[0, 0.0], [60, pytest.approx(0.5)], [120, pytest.approx(5 / 60)],
+                                [180, pytest.approx(20 / 60)]]
+
+
+def _hist_row(t_s: int, counts: list[int], total: float, start_ns: int = 1) -> dict[str, Any]:
+    return {"labels": ["a"], "sid": 1, "start_ns": start_ns, "ts": t_s * NS, "Count": sum(counts), "Sum": total,
+            "BucketCounts": counts, "ExplicitBounds": [1.0, 2.0], "temporality": CUMULATIVE}
+
+
+def test_cumulative_histogram_quantile_uses_bucket_increases() -> None:
+    rows = [
+        _hist_row(0, [100, 0, 0], 50.0),  # first point: no increase known
+        _hist_row(60, [100, 10, 0], 65.0),  # +10 in (1, 2]
+        _hist_row(120, [2, 0, 0], 1.0),  # reset: the point itself is the increase
+    ]
+    out = query_metric(CannedReader("histogram", rows), MetricQuery("lat", agg="p50", group_by=("k",)),
+                       TimeRange(0, 180 * NS))
+    [series] = out["series"]
+    assert series["labels"] == {"k": "a"}
+    assert series["points"] == [[60, pytest.approx(1.5)], [120, pytest.approx(0.5)]]
