@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from receiver.auth import Unauthenticated
 from receiver.decode import DecodeError, TooLarge, UnsupportedMedia
 from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
 
@@ -26,6 +27,8 @@ class Failure:
 def classify(exc: BaseException) -> Failure:
     if isinstance(exc, DecodeError | RejectedPayload):
         return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if isinstance(exc, Unauthenticated):
+        return Failure(401, grpc.StatusCode.UNAUTHENTICATED, str(exc))
     if isinstance(exc, TooLarge):
         return Failure(413, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
     if isinstance(exc, UnsupportedMedia):

@@ -15,6 +15,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from receiver import decode
+from receiver.auth import Authenticator
 from receiver.errors import classify
 from receiver.handler import IngestHandler
 from receiver.signals import BY_NAME, Signal, response
@@ -22,11 +23,14 @@ from receiver.signals import BY_NAME, Signal, response
 log = logging.getLogger(__name__)
 
 
-def _method(handler: IngestHandler, signal: Signal) -> grpc.RpcMethodHandler:
+def _method(handler: IngestHandler, signal: Signal, auth: Authenticator) -> grpc.RpcMethodHandler:
     async def export(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
         try:
+            metadata = dict(context.invocation_metadata() or ())
+            tenant = auth.authenticate(metadata.get("authorization"))
+            handler.admit(len(raw))
             request = decode.parse_protobuf(signal.request, raw)
-            rejected, message = await handler.export(signal, request, raw)
+            rejected, message = await handler.export(signal, request, raw, tenant)
             return response(signal, rejected, message)
         except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
             failure = classify(exc)
@@ -46,7 +50,9 @@ def _method(handler: IngestHandler, signal: Signal) -> grpc.RpcMethodHandler:
     )
 
 
-def build_server(handler: IngestHandler, host: str, port: int, max_request_bytes: int) -> grpc.aio.Server:
+def build_server(
+    handler: IngestHandler, host: str, port: int, max_request_bytes: int, auth: Authenticator | None = None
+) -> grpc.aio.Server:
     """A started-later ``grpc.aio.Server`` bound to ``host:port`` serving the three OTLP services."""
     server = grpc.aio.server(
         options=[
@@ -56,7 +62,7 @@ def build_server(handler: IngestHandler, host: str, port: int, max_request_bytes
         ]
     )
     handlers = [
-        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": _method(handler, s)})
+        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": _method(handler, s, auth or Authenticator({}))})
         for s in BY_NAME.values()
     ]
     server.add_generic_rpc_handlers(handlers)

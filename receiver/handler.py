@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from receiver.auth import TENANT_ATTRIBUTE
 from receiver.protocols import TelemetryWriter
 from receiver.signals import Signal
 from receiver.validate import INSPECTORS
+from storage.errors import Overloaded
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 
@@ -37,12 +39,35 @@ class IngestHandler:
         days = self._retention.get(signal, 0)
         return time.time_ns() - days * NS_PER_DAY if days > 0 else 0
 
-    async def export(self, signal: Signal, request: Any, raw: bytes | None) -> tuple[int, str]:
+    def admit(self, nbytes: int) -> None:
+        """Refuse early (before reading/decoding) when ``nbytes`` more would exceed the in-flight bound."""
+        if not self._writer.has_capacity(nbytes):
+            raise Overloaded()
+
+    async def export(self, signal: Signal, request: Any, raw: bytes | None, tenant: str = "") -> tuple[int, str]:
         result = INSPECTORS[signal.name](request, self._cutoff_ns(signal.name))
-        if result.rejected or raw is None:
+        if tenant:
+            _stamp_tenant(request, tenant)
+        if result.rejected or raw is None or tenant:
             raw = request.SerializeToString()
         if result.accepted:
             await self._writer.write(signal.name, raw, result.accepted)
         self.counters.accepted[signal.name] += result.accepted
         self.counters.rejected[signal.name] += result.rejected
         return result.rejected, result.message(self._retention.get(signal.name, 0))
+
+
+def _stamp_tenant(request: Any, tenant: str) -> None:
+    """Set the tenant resource attribute on every resource, replacing any value the payload carried."""
+    for name in ("resource_spans", "resource_metrics", "resource_logs"):
+        if not request.DESCRIPTOR.fields_by_name.get(name):
+            continue
+        for item in getattr(request, name):
+            attrs = item.resource.attributes
+            keep = [kv for kv in attrs if kv.key != TENANT_ATTRIBUTE]
+            if len(keep) != len(attrs):
+                del attrs[:]
+                attrs.extend(keep)
+            kv = attrs.add()
+            kv.key = TENANT_ATTRIBUTE
+            kv.value.string_value = tenant

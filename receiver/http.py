@@ -4,7 +4,9 @@ Routes: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs``. Bodies are ``applica
 ``application/json``, optionally ``Content-Encoding: gzip``; the body is read as a stream and refused
 with 413 as soon as it exceeds the limit. Success answers use the request's content type. Error
 bodies are a ``google.rpc.Status`` (protobuf or JSON, matching the request). 404 unknown path,
-405 wrong method (with ``Allow``), 415 unknown media type, 429/503 carry ``Retry-After``.
+405 wrong method (with ``Allow``), 415 unknown media type, 401 missing/wrong bearer token (when
+authentication is on), 429/503 carry ``Retry-After``. Overload is refused from ``Content-Length``
+before the body is read. CORS preflights are answered when origins are configured.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import grpc
 from google.rpc import status_pb2
 
 from receiver import decode
+from receiver.auth import Authenticator
+from receiver.cors import CorsPolicy
 from receiver.errors import Failure, classify
 from receiver.handler import IngestHandler
 from receiver.signals import BY_NAME, response
@@ -30,9 +34,17 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class OtlpHttpApp:
-    def __init__(self, handler: IngestHandler, max_request_bytes: int) -> None:
+    def __init__(
+        self,
+        handler: IngestHandler,
+        max_request_bytes: int,
+        auth: Authenticator | None = None,
+        cors: CorsPolicy | None = None,
+    ) -> None:
         self._handler = handler
         self._limit = max_request_bytes
+        self._auth = auth or Authenticator({})
+        self._cors = cors or CorsPolicy([])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -46,14 +58,26 @@ class OtlpHttpApp:
         signal = BY_NAME.get(path[4:]) if path.startswith("/v1/") else None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         as_json = headers.get("content-type", "").split(";")[0].strip().lower() == decode.JSON
+        cors = self._cors.response_headers(headers.get("origin"))
         if signal is None:
-            return await self._error(send, Failure(404, grpc.StatusCode.NOT_FOUND, f"unknown path {path}"), as_json)
+            failure = Failure(404, grpc.StatusCode.NOT_FOUND, f"unknown path {path[:200]}")
+            return await self._error(send, failure, as_json, cors)
+        if scope["method"] == "OPTIONS" and self._cors.enabled:
+            preflight = self._cors.preflight_headers(headers.get("origin"))
+            if preflight is not None:
+                return await _reply(send, 204, b"", decode.JSON, preflight)
+            failure = Failure(403, grpc.StatusCode.PERMISSION_DENIED, "origin not allowed")
+            return await self._error(send, failure, as_json)
         if scope["method"] != "POST":
-            return await self._error(send, Failure(405, grpc.StatusCode.UNIMPLEMENTED, "only POST is allowed"), as_json,
-                                     [(b"allow", b"POST")])
+            failure = Failure(405, grpc.StatusCode.UNIMPLEMENTED, "only POST is allowed")
+            return await self._error(send, failure, as_json, [(b"allow", b"POST"), *cors])
         try:
+            tenant = self._auth.authenticate(headers.get("authorization"))
             media = decode.media_type(headers.get("content-type"))
             encoding = headers.get("content-encoding")
+            declared = headers.get("content-length", "")
+            if declared.isdigit():
+                self._handler.admit(int(declared))
             wire_limit = self._limit if encoding in (None, "", "identity") else max(self._limit, 1 << 20)
             body = await _read_body(receive, wire_limit)
             data = decode.decompress(body, encoding, self._limit)
@@ -61,17 +85,17 @@ class OtlpHttpApp:
                 request, raw = decode.parse_protobuf(signal.request, data), data
             else:
                 request, raw = decode.parse_json(signal.request, data), None
-            rejected, message = await self._handler.export(signal, request, raw)
+            rejected, message = await self._handler.export(signal, request, raw, tenant)
         except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
             failure = classify(exc)
             if failure.http_status >= 500:
                 log.warning("OTLP/HTTP %s failed: %r", path, exc)
-            return await self._error(send, failure, as_json)
+            return await self._error(send, failure, as_json, cors)
         resp = response(signal, rejected, message)
         if as_json:
-            await _reply(send, 200, decode.to_json(resp), decode.JSON)
+            await _reply(send, 200, decode.to_json(resp), decode.JSON, cors)
         else:
-            await _reply(send, 200, resp.SerializeToString(), decode.PROTOBUF)
+            await _reply(send, 200, resp.SerializeToString(), decode.PROTOBUF, cors)
 
     async def _error(
         self, send: Send, failure: Failure, as_json: bool, extra: list[tuple[bytes, bytes]] | None = None

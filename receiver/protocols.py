@@ -12,3 +12,7 @@ class TelemetryWriter(Protocol):
         Raises ``Overloaded``/``StoreUnavailable`` (retryable) or ``RejectedPayload`` (permanent).
         """
         ...
+
+    def has_capacity(self, nbytes: int) -> bool:
+        """Whether ``nbytes`` more would currently be admitted (a cheap pre-check before decoding)."""
+        ...

@@ -19,6 +19,8 @@ from typing import Any
 import uvicorn
 
 from query.api import build_app
+from receiver.auth import Authenticator, load_tokens
+from receiver.cors import CorsPolicy
 from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
@@ -126,19 +128,21 @@ class Vigil:
         retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
                      "metrics": cfg.retention_metrics_days}
         handler = IngestHandler(self.writer, retention)
-        grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes)
+        auth = Authenticator(load_tokens(cfg.auth_tokens, cfg.auth_tokens_file))
+        cors = CorsPolicy(cfg.cors_allowed_origins.split(","))
+        grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes, auth)
         await grpc_server.start()
         servers = [
-            _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes), host=cfg.host,
+            _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes, auth, cors), host=cfg.host,
                                    port=cfg.otlp_http_port, log_level="warning", access_log=False,
                                    lifespan="off", timeout_keep_alive=30)),
             _Server(uvicorn.Config(build_app(self.reader, self.health), host=cfg.host, port=cfg.port,
                                    log_level="warning", access_log=False)),
         ]
         tasks = [asyncio.create_task(s.serve()) for s in servers]
-        if cfg.host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("listening on %s without ingest authentication: anyone who can reach this host "
-                        "can write telemetry", cfg.host)
+        if cfg.host not in ("127.0.0.1", "localhost", "::1") and not auth.enabled:
+            log.warning("!!! OTLP ingest is listening on %s WITHOUT authentication: anyone who can reach this "
+                        "host can write telemetry. Set VIGIL_AUTH_TOKENS or bind to 127.0.0.1. !!!", cfg.host)
         log.info("Vigil %s: OTLP gRPC %s:%s, OTLP HTTP %s:%s, API http://%s:%s (data: %s)", __version__,
                  cfg.host, cfg.otlp_grpc_port, cfg.host, cfg.otlp_http_port, cfg.host, cfg.port, cfg.data_path)
         stop = asyncio.create_task(self._stop.wait())

@@ -56,6 +56,12 @@ class Config:
     """Concurrent flushes (one ClickHouse handle each)."""
     max_inflight_bytes: int = 256 * 1024 * 1024
     """Admission control: request bytes accepted but not yet committed; beyond it → 429/UNAVAILABLE."""
+    auth_tokens: str = ""
+    """Ingest bearer tokens, comma-separated ``token`` or ``token=tenant`` (empty = no ingest auth)."""
+    auth_tokens_file: str = ""
+    """YAML file with a list of ``{token, tenant}`` mappings (merged with ``auth_tokens``)."""
+    cors_allowed_origins: str = ""
+    """Comma-separated origins allowed to POST OTLP/HTTP from browsers; ``*`` for any; empty = off."""
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
 
@@ -85,6 +91,12 @@ class Config:
             problems.append("max_inflight_bytes must be >= max_request_bytes")
         if self.clickhouse_url and not self.clickhouse_url.startswith(("http://", "https://", "chdb:")):
             problems.append("clickhouse_url must start with http://, https:// or chdb:")
+        try:
+            from receiver.auth import load_tokens
+
+            load_tokens(self.auth_tokens, self.auth_tokens_file)
+        except (OSError, ValueError) as exc:
+            problems.append(f"ingest tokens: {exc}")
         if problems:
             raise ConfigError("; ".join(problems))
         return self

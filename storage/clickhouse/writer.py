@@ -108,6 +108,14 @@ class GroupCommitWriter:
             t.join(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------ ingest side
+    def has_capacity(self, nbytes: int) -> bool:
+        """Racy but safe pre-check: ``write`` re-checks under the lock."""
+        return not self._closing and self._inflight + nbytes <= self._max_inflight
+
+    @property
+    def retry_after(self) -> float:
+        return max(1.0, self._max_delay * 2)
+
     async def write(self, signal: str, payload: bytes, rows: int) -> None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()

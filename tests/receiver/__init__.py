@@ -19,11 +19,15 @@ EXAMPLE_FILES = {"traces": "trace.json", "logs": "logs.json", "metrics": "metric
 
 
 class MemoryWriter:
-    """Records every ``write``; raises ``fail`` instead when it is set."""
+    """Records every ``write``; raises ``fail`` instead when it is set. ``capacity`` answers pre-checks."""
 
-    def __init__(self, fail: BaseException | None = None) -> None:
+    def __init__(self, fail: BaseException | None = None, capacity: bool = True) -> None:
         self.fail = fail
+        self.capacity = capacity
         self.writes: list[tuple[str, bytes, int]] = []
+
+    def has_capacity(self, nbytes: int) -> bool:
+        return self.capacity
 
     async def write(self, signal: str, payload: bytes, rows: int) -> None:
         if self.fail is not None:

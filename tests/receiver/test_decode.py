@@ -136,7 +136,7 @@ def test_unknown_encoding_is_unsupported(encoding: str) -> None:
 
 # ---------------------------------------------------------------------------------------- parse_json
 def test_official_trace_example() -> None:
-    req = decode.parse_json(TRACES.request, example_bytes("traces"))
+    req: Any = decode.parse_json(TRACES.request, example_bytes("traces"))
     span = req.resource_spans[0].scope_spans[0].spans[0]
     # The example spells ids in UPPERCASE hex.
     assert span.trace_id == bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -150,7 +150,7 @@ def test_official_trace_example() -> None:
 
 
 def test_official_logs_example() -> None:
-    req = decode.parse_json(LOGS.request, example_bytes("logs"))
+    req: Any = decode.parse_json(LOGS.request, example_bytes("logs"))
     rec = req.resource_logs[0].scope_logs[0].log_records[0]
     assert rec.trace_id == bytes.fromhex("5b8efff798038103d269b633813fc60c")
     assert rec.span_id == bytes.fromhex("eee19b7ec3c1b174")
@@ -162,7 +162,7 @@ def test_official_logs_example() -> None:
 
 
 def test_official_metrics_example() -> None:
-    req = decode.parse_json(METRICS.request, example_bytes("metrics"))
+    req: Any = decode.parse_json(METRICS.request, example_bytes("metrics"))
     metrics = {m.name: m for m in req.resource_metrics[0].scope_metrics[0].metrics}
     assert metrics["my.counter"].sum.data_points[0].as_double == 5
     assert metrics["my.counter"].sum.aggregation_temporality == 1
@@ -177,7 +177,8 @@ def _span_doc(**span: Any) -> dict[str, Any]:
 
 
 def _one_span(doc: dict[str, Any]) -> Any:
-    return decode.parse_json(TRACES.request, dumps(doc)).resource_spans[0].scope_spans[0].spans[0]
+    req: Any = decode.parse_json(TRACES.request, dumps(doc))
+    return req.resource_spans[0].scope_spans[0].spans[0]
 
 
 def test_lowercase_and_uppercase_hex_ids_agree() -> None:
@@ -222,7 +223,7 @@ def test_ids_in_links_logs_and_exemplars_are_hex() -> None:
             {"asInt": "1", "timeUnixNano": "1", "exemplars": [{"traceId": tid, "spanId": sid, "asDouble": 1}]}
         ]}}]}]}]
     }
-    req = decode.parse_json(METRICS.request, dumps(metrics_doc))
+    req: Any = decode.parse_json(METRICS.request, dumps(metrics_doc))
     ex = req.resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points[0].exemplars[0]
     assert (ex.trace_id, ex.span_id) == (bytes.fromhex(tid), bytes.fromhex(sid))
 

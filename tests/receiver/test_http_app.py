@@ -33,8 +33,12 @@ async def _client(
     writer: MemoryWriter, retention: dict[str, int] | None = None, limit: int = LIMIT
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = OtlpHttpApp(IngestHandler(writer, retention or FOREVER), limit)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://otlp") as client:
+    async with httpx.AsyncClient(transport=_transport(app), base_url="http://otlp") as client:
         yield client
+
+
+def _transport(app: OtlpHttpApp) -> httpx.ASGITransport:
+    return httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # plain dict-typed ASGI callable
 
 
 def _status(resp: httpx.Response) -> status_pb2.Status:
@@ -290,7 +294,7 @@ async def test_counters_track_accepted_and_rejected() -> None:
     handler = IngestHandler(writer, {"traces": 30, "logs": 0, "metrics": 0})
     app = OtlpHttpApp(handler, LIMIT)
     req = span_request(1544712660000000000, now_ns(), now_ns())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://otlp") as c:
+    async with httpx.AsyncClient(transport=_transport(app), base_url="http://otlp") as c:
         assert (await c.post("/v1/traces", content=req.SerializeToString(), headers=PB)).status_code == 200
         assert (await c.post("/v1/logs", content=example_bytes("logs"), headers=JS)).status_code == 200
     assert handler.counters.accepted == {"traces": 2, "metrics": 0, "logs": 1}

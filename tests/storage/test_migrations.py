@@ -73,7 +73,7 @@ def test_reconcile_changes_ttl(ch: Client, restore_retention: None) -> None:
     sql = _create_sql(ch)
     for table, attr in TABLES.items():
         days = getattr(wanted, attr)
-        assert f"TTL " in sql[table], table
+        assert "TTL " in sql[table], table
         assert f"toIntervalDay({days})" in sql[table], (table, sql[table][-200:])
     assert "toDateTime(Timestamp) + toIntervalDay(7)" in sql["otel_traces"]
     assert "TimestampTime + toIntervalDay(14)" in sql["otel_logs"]

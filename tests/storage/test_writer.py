@@ -165,7 +165,7 @@ async def test_close_flushes_pending(make_writer: WriterFactory, ch: Client) -> 
 
 
 def _with_service(signal: str, service: str) -> Any:
-    req = parse_json(BY_NAME[signal].request, example_bytes(signal))
+    req: Any = parse_json(BY_NAME[signal].request, example_bytes(signal))
     t = now_ns()
     for res in getattr(req, f"resource_{'spans' if signal == 'traces' else signal}"):
         res.resource.attributes[0].value.string_value = service

@@ -1,0 +1,102 @@
+"""storage.postgres.store.MetadataStore against the machine's PostgreSQL, in throwaway databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from storage.postgres.store import MIGRATIONS, MetadataStore
+
+ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+VERSIONS = [v for v, _, _ in MIGRATIONS]
+
+DatabaseFactory = Callable[[], str]
+
+
+@pytest.fixture
+def new_database() -> Iterator[DatabaseFactory]:
+    """Creates empty databases on demand (autocommit) and drops them afterwards."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"vigil_store_test_{uuid.uuid4().hex[:10]}"
+        try:
+            with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as exc:
+            if os.environ.get("VIGIL_TEST_REQUIRE_EXTERNAL_PG") == "1":
+                pytest.fail(f"PostgreSQL required but unreachable at {ADMIN_URL}: {exc}")
+            pytest.skip(f"no PostgreSQL at {ADMIN_URL}")
+        created.append(name)
+        return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    yield create
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(new_database: DatabaseFactory) -> MetadataStore:
+    return MetadataStore(new_database())
+
+
+def _scalar(url: str, sql: str) -> object:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_migrate_twice_is_idempotent(store: MetadataStore) -> None:
+    assert store.migrate("0.1.0") == VERSIONS
+    assert store.migrate("0.1.0") == []
+    assert _scalar(store.url, "SELECT count(*) FROM vigil_schema_migrations") == len(VERSIONS)
+    assert _scalar(store.url, "SELECT count(*) FROM vigil_instance") == 1
+    assert _scalar(store.url, "SELECT to_regclass('vigil_settings') IS NOT NULL") is True
+
+
+def test_instance_id_is_stable(store: MetadataStore) -> None:
+    store.migrate("0.1.0")
+    first = store.instance_id()
+    assert str(uuid.UUID(first)) == first
+    store.migrate("0.2.0")  # a later start (even of a newer version) keeps the identity
+    assert store.instance_id() == first
+    assert MetadataStore(store.url).instance_id() == first
+    assert _scalar(store.url, "SELECT version FROM vigil_instance") == "0.1.0"
+
+
+def test_instance_ids_differ_between_databases(new_database: DatabaseFactory) -> None:
+    a, b = MetadataStore(new_database()), MetadataStore(new_database())
+    a.migrate("0.1.0")
+    b.migrate("0.1.0")
+    assert a.instance_id() != b.instance_id()
+
+
+def test_concurrent_migrations_apply_once(store: MetadataStore) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: MetadataStore(store.url).migrate("0.1.0"), range(4)))
+    assert sorted(results, key=len) == [[], [], [], VERSIONS]
+    assert _scalar(store.url, "SELECT count(*) FROM vigil_instance") == 1
+
+
+def test_advisory_lock_is_released(store: MetadataStore) -> None:
+    store.migrate("0.1.0")
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(7341)").fetchone()
+        assert row is not None and row[0] is True
+        conn.execute("SELECT pg_advisory_unlock(7341)")
+
+
+def test_ping(store: MetadataStore) -> None:
+    store.ping()  # works before any migration
+
+
+def test_ping_unreachable_raises() -> None:
+    with pytest.raises(psycopg.OperationalError):
+        MetadataStore("postgresql://postgres@127.0.0.1:1/postgres").ping()
