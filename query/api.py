@@ -165,9 +165,22 @@ def _on_internal(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     return _error(500, "internal error", type(exc).__name__)
 
 
-def build_app(reader: TelemetryReader, health: HealthCheck, extra_routes: list[Any] | None = None) -> Litestar:
+@get("/metrics", sync_to_thread=False, include_in_schema=False)
+def prometheus_metrics(request: Request) -> Response[bytes]:
+    exposition = request.app.state.exposition
+    body = exposition() if exposition else b""
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def build_app(
+    reader: TelemetryReader,
+    health: HealthCheck,
+    exposition: Callable[[], bytes] | None = None,
+    extra_routes: list[Any] | None = None,
+) -> Litestar:
     static_dir = Path(__file__).resolve().parent.parent / "dashboard" / "static"
-    routes: list[Any] = [HealthController, TraceController, LogController, ServiceController, MetricController]
+    routes: list[Any] = [HealthController, TraceController, LogController, ServiceController, MetricController,
+                         prometheus_metrics]
     if static_dir.is_dir():
         routes.append(create_static_files_router(path="/", directories=[static_dir], html_mode=True))
     app = Litestar(
@@ -185,4 +198,5 @@ def build_app(reader: TelemetryReader, health: HealthCheck, extra_routes: list[A
     )
     app.state.reader = reader
     app.state.health = health
+    app.state.exposition = exposition
     return app

@@ -22,19 +22,20 @@ class Failure:
     grpc_code: grpc.StatusCode
     message: str
     retry_after: float | None = None  # seconds; set only for retryable answers
+    reason: str = "malformed"  # label for self-metrics
 
 
 def classify(exc: BaseException) -> Failure:
     if isinstance(exc, DecodeError | RejectedPayload):
-        return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), reason="malformed")
     if isinstance(exc, Unauthenticated):
-        return Failure(401, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        return Failure(401, grpc.StatusCode.UNAUTHENTICATED, str(exc), reason="unauthenticated")
     if isinstance(exc, TooLarge):
-        return Failure(413, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        return Failure(413, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), reason="too_large")
     if isinstance(exc, UnsupportedMedia):
-        return Failure(415, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return Failure(415, grpc.StatusCode.INVALID_ARGUMENT, str(exc), reason="unsupported_media")
     if isinstance(exc, Overloaded):
-        return Failure(429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after)
+        return Failure(429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after, reason="overloaded")
     if isinstance(exc, StoreUnavailable):
-        return Failure(503, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}", 5.0)
-    return Failure(503, grpc.StatusCode.UNAVAILABLE, "internal error; retry later", 5.0)
+        return Failure(503, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}", 5.0, reason="store_unavailable")
+    return Failure(503, grpc.StatusCode.UNAVAILABLE, "internal error; retry later", 5.0, reason="internal")

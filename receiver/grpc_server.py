@@ -34,6 +34,7 @@ def _method(handler: IngestHandler, signal: Signal, auth: Authenticator) -> grpc
             return response(signal, rejected, message)
         except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
             failure = classify(exc)
+            handler.observer.refused_request(signal.name, failure.reason)
             status = status_pb2.Status(code=failure.grpc_code.value[0], message=failure.message)
             if failure.retry_after is not None:
                 info = error_details_pb2.RetryInfo(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.auth import TENANT_ATTRIBUTE
-from receiver.protocols import TelemetryWriter
+from receiver.protocols import IngestObserver, NullIngestObserver, TelemetryWriter
 from receiver.signals import Signal
 from receiver.validate import INSPECTORS
 from storage.errors import Overloaded
@@ -30,9 +30,12 @@ class IngestCounters:
 
 
 class IngestHandler:
-    def __init__(self, writer: TelemetryWriter, retention_days: dict[str, int]) -> None:
+    def __init__(
+        self, writer: TelemetryWriter, retention_days: dict[str, int], observer: IngestObserver | None = None
+    ) -> None:
         self._writer = writer
         self._retention = retention_days
+        self.observer: IngestObserver = observer or NullIngestObserver()
         self.counters = IngestCounters()
 
     def _cutoff_ns(self, signal: str) -> int:
@@ -54,6 +57,8 @@ class IngestHandler:
             await self._writer.write(signal.name, raw, result.accepted)
         self.counters.accepted[signal.name] += result.accepted
         self.counters.rejected[signal.name] += result.rejected
+        self.observer.request(signal.name, len(raw), result.accepted,
+                              {"too_old": result.too_old, "bad_id": result.bad_ids})
         return result.rejected, result.message(self._retention.get(signal.name, 0))
 
 

@@ -88,6 +88,7 @@ class OtlpHttpApp:
             rejected, message = await self._handler.export(signal, request, raw, tenant)
         except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
             failure = classify(exc)
+            self._handler.observer.refused_request(signal.name, failure.reason)
             if failure.http_status >= 500:
                 log.warning("OTLP/HTTP %s failed: %r", path, exc)
             return await self._error(send, failure, as_json, cors)

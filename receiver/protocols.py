@@ -16,3 +16,21 @@ class TelemetryWriter(Protocol):
     def has_capacity(self, nbytes: int) -> bool:
         """Whether ``nbytes`` more would currently be admitted (a cheap pre-check before decoding)."""
         ...
+
+
+class IngestObserver(Protocol):
+    def request(self, signal: str, nbytes: int, accepted: int, rejected: dict[str, int]) -> None:
+        """A request was answered with success; ``rejected`` counts records refused by reason."""
+        ...
+
+    def refused_request(self, signal: str, reason: str) -> None:
+        """A request was refused as a whole (``reason`` as in ``receiver.errors.Failure.reason``)."""
+        ...
+
+
+class NullIngestObserver:
+    def request(self, signal: str, nbytes: int, accepted: int, rejected: dict[str, int]) -> None:
+        pass
+
+    def refused_request(self, signal: str, reason: str) -> None:
+        pass

@@ -32,6 +32,7 @@ from storage.postgres.server import embedded_url
 from storage.postgres.store import MetadataStore
 from vigil import __version__
 from vigil.config import Config
+from vigil.selfmetrics import SelfMetrics
 
 log = logging.getLogger("vigil")
 
@@ -52,6 +53,7 @@ class Vigil:
         self.writer: GroupCommitWriter | None = None
         self.reader: ClickHouseReader | None = None
         self._stop = asyncio.Event()
+        self.selfmetrics = SelfMetrics()
 
     # ------------------------------------------------------------------ stores
     def open_stores(self) -> None:
@@ -76,7 +78,10 @@ class Vigil:
             batch_linger_ms=cfg.batch_linger_ms,
             threads=cfg.writer_threads,
             max_inflight_bytes=cfg.max_inflight_bytes,
+            observer=self.selfmetrics,
         )
+        writer = self.writer
+        self.selfmetrics.watch_writer(lambda: writer.stats)
         self.reader = ClickHouseReader(lambda: connect(dsn))
 
     @property
@@ -127,7 +132,7 @@ class Vigil:
         self.writer.start()
         retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
                      "metrics": cfg.retention_metrics_days}
-        handler = IngestHandler(self.writer, retention)
+        handler = IngestHandler(self.writer, retention, self.selfmetrics)
         auth = Authenticator(load_tokens(cfg.auth_tokens, cfg.auth_tokens_file))
         cors = CorsPolicy(cfg.cors_allowed_origins.split(","))
         grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes, auth)
@@ -136,7 +141,8 @@ class Vigil:
             _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes, auth, cors), host=cfg.host,
                                    port=cfg.otlp_http_port, log_level="warning", access_log=False,
                                    lifespan="off", timeout_keep_alive=30)),
-            _Server(uvicorn.Config(build_app(self.reader, self.health), host=cfg.host, port=cfg.port,
+            _Server(uvicorn.Config(build_app(self.reader, self.health, self.selfmetrics.exposition),
+                                   host=cfg.host, port=cfg.port,
                                    log_level="warning", access_log=False)),
         ]
         tasks = [asyncio.create_task(s.serve()) for s in servers]

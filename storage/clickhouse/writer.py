@@ -34,6 +34,7 @@ from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-d
 from storage.clickhouse import ddl
 from storage.clickhouse.wire_schema import proto_text
 from storage.errors import Overloaded, RejectedPayload, StoreUnavailable, WriteError
+from storage.observer import FlushObserver, NullFlushObserver
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ class GroupCommitWriter:
         batch_linger_ms: int = 10,
         threads: int = 2,
         max_inflight_bytes: int = 256 * 1024 * 1024,
+        observer: FlushObserver | None = None,
     ) -> None:
+        self._observer: FlushObserver = observer or NullFlushObserver()
         self._connect = connect
         self._max_rows = batch_max_rows
         self._max_bytes = batch_max_bytes
@@ -184,6 +187,7 @@ class GroupCommitWriter:
                 log.warning("flush of %d %s requests failed: %s", len(batch), signal, exc)
                 client = None
                 err = exc if isinstance(exc, WriteError) else StoreUnavailable(str(exc))
+                self._observer.failed(signal, len(batch), "unavailable")
                 for p in batch:
                     self._settle(p, err)
             finally:
@@ -216,6 +220,7 @@ class GroupCommitWriter:
         except DatabaseError as exc:
             self.stats.failures += 1
             if len(batch) == 1:
+                self._observer.failed(signal, 1, "rejected")
                 self._settle(batch[0], RejectedPayload(str(exc)))
                 return
             log.warning("batch of %d %s requests refused (%s); retrying one by one", len(batch), signal, exc)
@@ -224,7 +229,9 @@ class GroupCommitWriter:
             return
         self.stats.batches += 1
         self.stats.rows += sum(p.rows for p in batch)
-        self.stats.flush_seconds_total += time.monotonic() - started
+        elapsed = time.monotonic() - started
+        self.stats.flush_seconds_total += elapsed
+        self._observer.flushed(signal, len(batch), sum(p.rows for p in batch), elapsed)
         for p in batch:
             self._settle(p, None)
 

@@ -262,3 +262,21 @@ def test_cumulative_histogram_quantile_uses_bucket_increases() -> None:
     [series] = out["series"]
     assert series["labels"] == {"k": "a"}
     assert series["points"] == [[60, pytest.approx(1.5)], [120, pytest.approx(0.5)]]
+
+
+def _exp_hist_row(t_s: int, scale: int, offset: int, counts: list[int]) -> dict[str, Any]:
+    return {"labels": [], "sid": 3, "start_ns": 1, "ts": t_s * NS, "Count": sum(counts), "Sum": 3.0,
+            **_exp_row(scale, pos_offset=offset, pos=tuple(counts)), "temporality": CUMULATIVE}
+
+
+def test_cumulative_exponential_histogram_downscale_is_not_a_phantom_increase() -> None:
+    """SDKs lower the scale of a cumulative exponential histogram as its range grows. The same two
+    observations re-bucketed from scale 1 ((1, √2] and (√2, 2]) into scale 0 ((1, 2]) are no increase."""
+    rows = [
+        _exp_hist_row(0, scale=1, offset=0, counts=[1, 1]),
+        _exp_hist_row(60, scale=0, offset=0, counts=[2]),
+    ]
+    out = query_metric(CannedReader("exponential_histogram", rows), MetricQuery("lat", agg="p50"),
+                       TimeRange(0, 120 * NS))
+    points = [p for s in out["series"] for p in s["points"]]
+    assert points == [], f"no observation was added, yet p50 = {points}"
