@@ -153,7 +153,7 @@ def _on_not_found(_: Request, exc: Exception) -> Response[dict[str, Any]]:
 
 
 def _on_validation(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
-    return _error(400, "invalid request parameters", exc.extra)
+    return _error(400, "invalid request parameters", exc.extra if exc.extra else exc.detail)
 
 
 def _on_http(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:

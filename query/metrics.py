@@ -184,6 +184,8 @@ def _per_series(
     )
     if len(rows) > MAX_POINTS_FETCHED:
         raise BadRequest("too many points for this query; narrow the time range or add filters")
+    scales = [int(r["Scale"]) for r in rows] if kind == "exponential_histogram" else []
+    target = min(scales) if scales else None
     # bucket -> group -> accumulator
     acc: dict[tuple[tuple[str, ...], int], _Acc] = defaultdict(_Acc)
     prev: dict[int, dict[str, Any]] = {}
@@ -200,10 +202,10 @@ def _per_series(
         if kind in ("gauge", "sum"):
             a.add_value(_increase(r, p, "Value"))
             continue
-        buckets = _bounds_counts(kind, r)
+        buckets = _bounds_counts(kind, r, target)
         if r["temporality"] == 2 and p is not None and not _reset(r, p, "Count"):
-            before = dict(_bounds_counts(kind, p))
-            buckets = [(ub, c - before.get(ub, 0)) for ub, c in buckets]
+            before = dict(_bounds_counts(kind, p, target))
+            buckets = [(b, c - before.get(b, 0)) for b, c in buckets]
             a.add_hist(buckets, r["Count"] - p["Count"], r["Sum"] - p["Sum"])
         elif r["temporality"] == 2 and p is None:
             continue  # first cumulative point: no increase known yet
@@ -237,25 +239,39 @@ def _increase(r: dict[str, Any], p: dict[str, Any] | None, field: str) -> float:
     return float(r[field]) if _reset(r, p, field) else float(r[field] - p[field])
 
 
-def _bounds_counts(kind: str, r: dict[str, Any]) -> list[tuple[float, int]]:
-    """(upper bound, count) pairs, ascending; the last bound is +inf."""
+Bucket = tuple[tuple[float, float], int]
+"""((lower, upper), count) — explicit buckets are (lower, upper], exponential ones by sign."""
+
+
+def _bounds_counts(kind: str, r: dict[str, Any], target_scale: int | None = None) -> list[Bucket]:
+    """Buckets of one point, ascending. Exponential histograms are re-bucketed to ``target_scale``
+    (≤ the point's scale) so points of different scales share bucket boundaries."""
     if kind == "histogram":
-        bounds = list(r["ExplicitBounds"]) + [math.inf]
-        return list(zip(bounds, r["BucketCounts"], strict=False))
-    base = 2.0 ** (2.0 ** -int(r["Scale"]))
-    out: list[tuple[float, int]] = []
-    for i, c in reversed(list(enumerate(r["NegativeBucketCounts"]))):
-        out.append((-(base ** (int(r["NegativeOffset"]) + i)), int(c)))
-    out.append((0.0, int(r["ZeroCount"])))
+        bounds = [float(b) for b in r["ExplicitBounds"]]
+        uppers = bounds + [math.inf]
+        first_lower = 0.0 if bounds and bounds[0] > 0 else -math.inf
+        lowers = [first_lower] + bounds
+        return [((lo, hi), int(c)) for lo, hi, c in zip(lowers, uppers, r["BucketCounts"], strict=False)]
+    scale = int(r["Scale"])
+    target = scale if target_scale is None else min(target_scale, scale)
+    shift = scale - target
+    base = 2.0 ** (2.0**-target)
+    pos: dict[int, int] = defaultdict(int)
+    neg: dict[int, int] = defaultdict(int)
     for i, c in enumerate(r["PositiveBucketCounts"]):
-        out.append((base ** (int(r["PositiveOffset"]) + i + 1), int(c)))
+        pos[(int(r["PositiveOffset"]) + i) >> shift] += int(c)
+    for i, c in enumerate(r["NegativeBucketCounts"]):
+        neg[(int(r["NegativeOffset"]) + i) >> shift] += int(c)
+    out: list[Bucket] = [((-(base ** (k + 1)), -(base**k)), neg[k]) for k in sorted(neg, reverse=True)]
+    out.append(((0.0, 0.0), int(r["ZeroCount"])))
+    out += [((base**k, base ** (k + 1)), pos[k]) for k in sorted(pos)]
     return out
 
 
 class _Acc:
     def __init__(self) -> None:
         self.values: list[float] = []
-        self.buckets: dict[float, float] = defaultdict(float)
+        self.buckets: dict[tuple[float, float], float] = defaultdict(float)
         self.count = 0.0
         self.sum = 0.0
         self.quantiles: dict[float, list[float]] = defaultdict(list)
@@ -263,9 +279,9 @@ class _Acc:
     def add_value(self, v: float) -> None:
         self.values.append(v)
 
-    def add_hist(self, buckets: list[tuple[float, int]], count: float, total: float) -> None:
-        for ub, c in buckets:
-            self.buckets[ub] += c
+    def add_hist(self, buckets: list[Bucket], count: float, total: float) -> None:
+        for bounds, c in buckets:
+            self.buckets[bounds] += c
         self.count += count
         self.sum += total
 
@@ -298,25 +314,24 @@ class _Acc:
         if agg == "avg":
             return self.sum / self.count if self.count else None
         if agg in PERCENTILES:
-            return _bucket_quantile(PERCENTILES[agg], sorted(self.buckets.items()))
+            return _bucket_quantile(PERCENTILES[agg], list(self.buckets.items()))
         return None
 
 
-def _bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
-    """Linear interpolation inside the bucket holding rank ``q`` (Prometheus ``histogram_quantile``)."""
+def _bucket_quantile(q: float, buckets: list[tuple[tuple[float, float], float]]) -> float | None:
+    """Linear interpolation inside the bucket holding rank ``q`` (Prometheus ``histogram_quantile``);
+    an infinite bound yields the finite one."""
     total = sum(c for _, c in buckets)
     if total <= 0:
         return None
     rank = q * total
     seen = 0.0
-    lower = 0.0 if buckets[0][0] > 0 else -math.inf
-    for ub, c in buckets:
+    for (lo, hi), c in sorted(buckets):
         if c > 0 and seen + c >= rank:
-            if math.isinf(ub):
-                return lower
-            if math.isinf(lower):
-                return ub
-            return lower + (ub - lower) * ((rank - seen) / c)
+            if math.isinf(hi):
+                return lo
+            if math.isinf(lo):
+                return hi
+            return lo + (hi - lo) * ((rank - seen) / c)
         seen += c
-        lower = ub
-    return lower
+    return None

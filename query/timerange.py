@@ -5,16 +5,18 @@ All results are unix nanoseconds (int). ``range`` accepts ``<n>s|m|h|d|w``; defa
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from query.errors import BadRequest
 
 _RANGE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,21 @@ def parse_duration(text: str) -> int:
 def parse_instant(text: str, name: str) -> int:
     text = text.strip()
     try:
-        return int(float(text) * NS)
+        seconds = float(text)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        if not math.isfinite(seconds) or abs(seconds) > 1e11:
+            raise BadRequest(f"{name}: {text[:40]!r} is out of range")
+        return int(seconds * NS)
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(iso.replace("t", "T"))
     except ValueError as exc:
-        raise BadRequest(f"{name}: {text!r} is neither RFC 3339 nor unix seconds") from exc
+        raise BadRequest(f"{name}: {text[:80]!r} is neither RFC 3339 nor unix seconds") from exc
     if dt.tzinfo is None:
-        raise BadRequest(f"{name}: {text!r} needs a timezone offset (e.g. Z)")
-    return int(dt.timestamp()) * NS + dt.microsecond * 1000
+        raise BadRequest(f"{name}: {text[:80]!r} needs a timezone offset (e.g. Z)")
+    return ((dt - _EPOCH) // timedelta(microseconds=1)) * 1000
 
 
 def resolve(start: str | None, end: str | None, range_: str | None, now_ns: int | None = None) -> TimeRange:

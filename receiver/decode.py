@@ -53,30 +53,26 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         if len(body) > limit:
             raise TooLarge(f"request body of {len(body)} bytes exceeds the limit of {limit} bytes")
         return body
-    if enc == "gzip":
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif enc == "deflate":
-        d = zlib.decompressobj()
-    else:
+    if enc not in ("gzip", "deflate"):
         raise UnsupportedMedia(f"unsupported content encoding {encoding!r}; use gzip or identity")
+    wbits = 16 + zlib.MAX_WBITS if enc == "gzip" else zlib.MAX_WBITS
     out = bytearray()
     data = body
     try:
-        while data:
-            chunk = d.decompress(data, limit + 1 - len(out))
-            out += chunk
-            if len(out) > limit:
-                raise TooLarge(f"decompressed request exceeds the limit of {limit} bytes")
-            data = d.unconsumed_tail
-            if d.eof:
+        while True:  # one iteration per gzip member (RFC 1952 allows concatenated members)
+            d = zlib.decompressobj(wbits)
+            while data and not d.eof:
+                out += d.decompress(data, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise TooLarge(f"decompressed request exceeds the limit of {limit} bytes")
+                data = d.unconsumed_tail
+            if not d.eof:
+                raise DecodeError(f"truncated {enc} body")
+            data = d.unused_data
+            if enc != "gzip" or not data:
                 break
-        out += d.flush(limit + 1 - len(out)) if not d.eof else b""
     except zlib.error as exc:
         raise DecodeError(f"invalid {enc} body: {exc}") from exc
-    if len(out) > limit:
-        raise TooLarge(f"decompressed request exceeds the limit of {limit} bytes")
-    if not d.eof:
-        raise DecodeError(f"truncated {enc} body")
     return bytes(out)
 
 

@@ -8,6 +8,7 @@ bytes stored. Failures use :func:`receiver.errors.classify`; retryable answers c
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import grpc
@@ -38,7 +39,7 @@ def _method(handler: IngestHandler, signal: Signal, auth: Authenticator) -> grpc
             status = status_pb2.Status(code=failure.grpc_code.value[0], message=failure.message)
             if failure.retry_after is not None:
                 info = error_details_pb2.RetryInfo(
-                    retry_delay=duration_pb2.Duration(seconds=int(failure.retry_after))
+                    retry_delay=duration_pb2.Duration(seconds=math.ceil(failure.retry_after))
                 )
                 detail = any_pb2.Any()
                 detail.Pack(info)
@@ -67,6 +68,10 @@ def build_server(
         for s in BY_NAME.values()
     ]
     server.add_generic_rpc_handlers(handlers)
-    if server.add_insecure_port(f"{host}:{port}") == 0:
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError as exc:
+        raise OSError(f"cannot bind OTLP/gRPC to {host}:{port}: {exc}") from exc
+    if bound == 0:
         raise OSError(f"cannot bind OTLP/gRPC to {host}:{port}")
     return server

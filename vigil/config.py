@@ -133,7 +133,7 @@ def load(
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
             raise ConfigError(f"{yaml_path}: unknown keys {unknown}")
-        values.update({k: _coerce(k, v) for k, v in data.items()})
+        values.update({k: _coerce(k, v) for k, v in data.items() if v is not None})
     for name in _FIELDS:
         key = f"VIGIL_{name.upper()}"
         if key in env and env[key] != "":

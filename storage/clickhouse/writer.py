@@ -48,6 +48,7 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
     enqueued: float = field(default_factory=time.monotonic)
+    settled: bool = False
 
 
 @dataclass
@@ -236,7 +237,11 @@ class GroupCommitWriter:
             self._settle(p, None)
 
     def _settle(self, p: _Pending, err: BaseException | None) -> None:
+        """Answer ``p`` once (later calls are no-ops) and release its in-flight bytes."""
         with self._cond:
+            if p.settled:
+                return
+            p.settled = True
             self._inflight -= len(p.payload)
             self.stats.inflight_bytes_now = self._inflight
 

@@ -24,7 +24,7 @@ CUMULATIVE, DELTA = 2, 1
 
 # ------------------------------------------------------------------------------------ _bucket_quantile
 def test_quantile_interpolates_linearly_inside_the_bucket() -> None:
-    buckets = [(1.0, 10.0), (2.0, 10.0), (INF, 0.0)]
+    buckets = [((0.0, 1.0), 10.0), ((1.0, 2.0), 10.0), ((2.0, INF), 0.0)]
     # rank = q * 20; bucket (0, 1] holds ranks 0..10, (1, 2] holds 10..20
     assert _bucket_quantile(0.5, buckets) == pytest.approx(1.0)
     assert _bucket_quantile(0.75, buckets) == pytest.approx(1.5)
@@ -34,49 +34,68 @@ def test_quantile_interpolates_linearly_inside_the_bucket() -> None:
 
 def test_quantile_prometheus_example() -> None:
     # bounds 0.1, 0.5, 1, +Inf with counts 2, 6, 2, 0 (non-cumulative); total 10
-    buckets = [(0.1, 2.0), (0.5, 6.0), (1.0, 2.0), (INF, 0.0)]
+    buckets = [((0.0, 0.1), 2.0), ((0.1, 0.5), 6.0), ((0.5, 1.0), 2.0), ((1.0, INF), 0.0)]
     assert _bucket_quantile(0.5, buckets) == pytest.approx(0.1 + 0.4 * (3 / 6))  # 0.3
     assert _bucket_quantile(0.9, buckets) == pytest.approx(0.5 + 0.5 * (1 / 2))  # 0.75
     assert _bucket_quantile(0.2, buckets) == pytest.approx(0.1)
 
 
 def test_quantile_skips_empty_buckets() -> None:
-    buckets = [(1.0, 0.0), (5.0, 0.0), (10.0, 4.0), (INF, 0.0)]
+    buckets = [((0.0, 1.0), 0.0), ((1.0, 5.0), 0.0), ((5.0, 10.0), 4.0), ((10.0, INF), 0.0)]
     assert _bucket_quantile(0.5, buckets) == pytest.approx(5.0 + 5.0 * 0.5)
     assert _bucket_quantile(0.01, buckets) == pytest.approx(5.0 + 5.0 * 0.01)
 
 
 def test_quantile_in_the_overflow_bucket_is_the_highest_finite_bound() -> None:
-    buckets = [(1.0, 1.0), (2.0, 1.0), (INF, 8.0)]
+    buckets = [((0.0, 1.0), 1.0), ((1.0, 2.0), 1.0), ((2.0, INF), 8.0)]
     assert _bucket_quantile(0.99, buckets) == 2.0
     assert _bucket_quantile(0.5, buckets) == 2.0
 
 
 def test_quantile_with_negative_first_bound_returns_its_upper_bound() -> None:
-    buckets = [(-1.0, 4.0), (0.0, 0.0), (INF, 0.0)]
+    buckets = [((-INF, -1.0), 4.0), ((-1.0, 0.0), 0.0), ((0.0, INF), 0.0)]
     assert _bucket_quantile(0.5, buckets) == -1.0
 
 
 def test_quantile_of_empty_histogram_is_none() -> None:
-    assert _bucket_quantile(0.5, [(1.0, 0.0), (INF, 0.0)]) is None
+    assert _bucket_quantile(0.5, [((0.0, 1.0), 0.0), ((1.0, INF), 0.0)]) is None
     assert _bucket_quantile(0.5, []) is None
 
 
+def _explicit(bounds: list[float], counts: list[float]) -> list[tuple[tuple[float, float], float]]:
+    lowers = [0.0 if bounds[0] > 0 else -INF, *bounds]
+    return list(zip(zip(lowers, [*bounds, INF], strict=True), counts, strict=True))
+
+
 def test_quantile_is_monotonic_in_q() -> None:
-    buckets = [(0.005, 3.0), (0.01, 0.0), (0.025, 7.0), (0.05, 1.0), (0.1, 9.0), (INF, 2.0)]
+    buckets = _explicit([0.005, 0.01, 0.025, 0.05, 0.1], [3.0, 0.0, 7.0, 1.0, 9.0, 2.0])
     values = [_bucket_quantile(q / 100, buckets) for q in range(1, 100)]
     assert all(v is not None for v in values)
     assert values == sorted(values)  # type: ignore[type-var]
 
 
+def test_quantile_does_not_depend_on_bucket_order() -> None:
+    buckets = _explicit([0.005, 0.01, 0.025, 0.05, 0.1], [3.0, 0.0, 7.0, 1.0, 9.0, 2.0])
+    shuffled = buckets[3:] + buckets[:3][::-1]
+    for q in (0.01, 0.25, 0.5, 0.9, 0.99):
+        assert _bucket_quantile(q, shuffled) == _bucket_quantile(q, buckets)
+
+
 # -------------------------------------------------------------------------------------- _bounds_counts
 def test_bounds_explicit_histogram() -> None:
     row = {"ExplicitBounds": [1.0, 5.0, 10.0], "BucketCounts": [2, 3, 0, 7]}
-    assert _bounds_counts("histogram", row) == [(1.0, 2), (5.0, 3), (10.0, 0), (INF, 7)]
+    assert _bounds_counts("histogram", row) == [((0.0, 1.0), 2), ((1.0, 5.0), 3), ((5.0, 10.0), 0), ((10.0, INF), 7)]
+
+
+def test_bounds_explicit_histogram_with_non_positive_first_bound_starts_at_minus_infinity() -> None:
+    row = {"ExplicitBounds": [-1.0, 0.0, 1.0], "BucketCounts": [1, 2, 3, 4]}
+    assert _bounds_counts("histogram", row) == [
+        ((-INF, -1.0), 1), ((-1.0, 0.0), 2), ((0.0, 1.0), 3), ((1.0, INF), 4)
+    ]
 
 
 def test_bounds_explicit_histogram_single_bucket() -> None:
-    assert _bounds_counts("histogram", {"ExplicitBounds": [], "BucketCounts": [9]}) == [(INF, 9)]
+    assert _bounds_counts("histogram", {"ExplicitBounds": [], "BucketCounts": [9]}) == [((-INF, INF), 9)]
 
 
 def _exp_row(scale: int, zero: int = 0, pos_offset: int = 0, pos: tuple[int, ...] = (),
@@ -88,42 +107,85 @@ def _exp_row(scale: int, zero: int = 0, pos_offset: int = 0, pos: tuple[int, ...
     }
 
 
+def _lowers(got: list[tuple[tuple[float, float], int]]) -> list[float]:
+    return [lo for (lo, _), _ in got]
+
+
+def _uppers(got: list[tuple[tuple[float, float], int]]) -> list[float]:
+    return [hi for (_, hi), _ in got]
+
+
+def _counts(got: list[tuple[tuple[float, float], int]]) -> list[int]:
+    return [c for _, c in got]
+
+
 def test_bounds_exponential_scale_0() -> None:
     # base 2: positive bucket at index i covers (2**i, 2**(i+1)]
     got = _bounds_counts("exponential_histogram", _exp_row(0, zero=1, pos_offset=1, pos=(0, 2)))
-    assert got == [(0.0, 1), (4.0, 0), (8.0, 2)]
+    assert got == [((0.0, 0.0), 1), ((2.0, 4.0), 0), ((4.0, 8.0), 2)]
 
 
 def test_bounds_exponential_scale_1() -> None:
     # base sqrt(2): index -1 → (2**-0.5, 1], index 0 → (1, 2**0.5], index 1 → (2**0.5, 2]
     got = _bounds_counts("exponential_histogram", _exp_row(1, pos_offset=-1, pos=(1, 2, 3)))
-    assert [c for _, c in got] == [0, 1, 2, 3]
-    assert [b for b, _ in got] == pytest.approx([0.0, 1.0, math.sqrt(2), 2.0])
+    assert _counts(got) == [0, 1, 2, 3]
+    assert _lowers(got) == pytest.approx([0.0, 2**-0.5, 1.0, math.sqrt(2)])
+    assert _uppers(got) == pytest.approx([0.0, 1.0, math.sqrt(2), 2.0])
 
 
 def test_bounds_exponential_negative_scale() -> None:
     # scale -1: base 4; index 0 → (1, 4], index 1 → (4, 16]
     got = _bounds_counts("exponential_histogram", _exp_row(-1, pos=(5, 6)))
-    assert got == [(0.0, 0), (4.0, 5), (16.0, 6)]
+    assert got == [((0.0, 0.0), 0), ((1.0, 4.0), 5), ((4.0, 16.0), 6)]
 
 
 def test_bounds_exponential_negative_buckets_ascending() -> None:
-    # negative index j covers [-2**(j+1), -2**j); its upper bound is -2**j; most negative first
+    # negative index j covers [-2**(j+1), -2**j); most negative first
     got = _bounds_counts(
         "exponential_histogram", _exp_row(0, zero=2, pos_offset=0, pos=(1,), neg_offset=1, neg=(3, 4))
     )
-    assert got == [(-4.0, 4), (-2.0, 3), (0.0, 2), (2.0, 1)]
-    bounds = [b for b, _ in got]
-    assert bounds == sorted(bounds)
+    assert got == [((-8.0, -4.0), 4), ((-4.0, -2.0), 3), ((0.0, 0.0), 2), ((1.0, 2.0), 1)]
+    assert _lowers(got) == sorted(_lowers(got))
+    assert _uppers(got) == sorted(_uppers(got))
+    assert all(hi <= next_lo for hi, next_lo in zip(_uppers(got), _lowers(got)[1:], strict=False))
 
 
 def test_bounds_exponential_negative_scale_1() -> None:
+    # base sqrt(2): negative index 0 → [-√2, -1), index 1 → [-2, -√2)
     got = _bounds_counts("exponential_histogram", _exp_row(1, neg_offset=0, neg=(1, 1)))
-    assert [b for b, _ in got] == pytest.approx([-math.sqrt(2), -1.0, 0.0])
-    assert [c for _, c in got] == [1, 1, 0]
+    assert _lowers(got) == pytest.approx([-2.0, -math.sqrt(2), 0.0])
+    assert _uppers(got) == pytest.approx([-math.sqrt(2), -1.0, 0.0])
+    assert _counts(got) == [1, 1, 0]
 
 
-def _as_float(pairs: list[tuple[float, int]]) -> list[tuple[float, float]]:
+def test_bounds_exponential_downscale_merges_buckets() -> None:
+    # scale 2 → 0 (shift 2): indices 4k..4k+3 merge into index k, also below zero (-4..-1 → -1, -3 >> 2 == -1)
+    row = _exp_row(2, zero=5, pos_offset=-4, pos=(1, 2, 3, 4, 5, 6, 7, 8), neg_offset=-3, neg=(1, 1, 1, 1, 1))
+    got = _bounds_counts("exponential_histogram", row, target_scale=0)
+    assert got == [
+        ((-2.0, -1.0), 2),  # negative indices 0, 1
+        ((-1.0, -0.5), 3),  # negative indices -3, -2, -1
+        ((0.0, 0.0), 5),
+        ((0.5, 1.0), 10),  # positive indices -4..-1: 1 + 2 + 3 + 4
+        ((1.0, 2.0), 26),  # positive indices 0..3: 5 + 6 + 7 + 8
+    ]
+    assert sum(_counts(got)) == 5 + sum(range(1, 9)) + 5
+
+
+def test_bounds_exponential_downscale_by_one_with_unaligned_offset() -> None:
+    # scale 1 → 0: index -3 → -2, indices -2, -1 → -1, indices 0, 1 → 0
+    got = _bounds_counts("exponential_histogram", _exp_row(1, pos_offset=-3, pos=(1, 2, 3, 4, 5)), target_scale=0)
+    assert got == [((0.0, 0.0), 0), ((0.25, 0.5), 1), ((0.5, 1.0), 5), ((1.0, 2.0), 9)]
+
+
+def test_bounds_exponential_target_scale_never_upscales() -> None:
+    row = _exp_row(0, zero=1, pos_offset=1, pos=(0, 2), neg_offset=0, neg=(3,))
+    expected = _bounds_counts("exponential_histogram", row)
+    assert _bounds_counts("exponential_histogram", row, target_scale=0) == expected
+    assert _bounds_counts("exponential_histogram", row, target_scale=3) == expected
+
+
+def _as_float(pairs: list[tuple[tuple[float, float], int]]) -> list[tuple[tuple[float, float], float]]:
     return [(b, float(c)) for b, c in pairs]
 
 
@@ -197,13 +259,13 @@ def test_acc_value_aggregations() -> None:
 
 def test_acc_histogram_aggregations() -> None:
     a = _Acc()
-    a.add_hist([(1.0, 1), (2.0, 1), (INF, 0)], 2, 3.0)
-    a.add_hist([(1.0, 3), (2.0, 5), (INF, 0)], 8, 11.0)
+    a.add_hist([((0.0, 1.0), 1), ((1.0, 2.0), 1), ((2.0, INF), 0)], 2, 3.0)
+    a.add_hist([((0.0, 1.0), 3), ((1.0, 2.0), 5), ((2.0, INF), 0)], 8, 11.0)
     assert a.result("count", 10) == 10
     assert a.result("sum", 10) == 14.0
     assert a.result("avg", 10) == pytest.approx(1.4)
     assert a.result("rate", 10) == pytest.approx(1.0)
-    assert a.result("p50", 10) == pytest.approx(1.0 + (5 - 4) / 6)  # rank 5 in merged [(1,4),(2,6)]
+    assert a.result("p50", 10) == pytest.approx(1.0 + (5 - 4) / 6)  # rank 5 in merged [((0,1),4),((1,2),6)]
 
 
 def test_acc_summary_picks_reported_quantile() -> None:
@@ -280,3 +342,15 @@ def test_cumulative_exponential_histogram_downscale_is_not_a_phantom_increase() 
                        TimeRange(0, 120 * NS))
     points = [p for s in out["series"] for p in s["points"]]
     assert points == [], f"no observation was added, yet p50 = {points}"
+
+
+def test_cumulative_exponential_histogram_downscale_keeps_a_real_increase() -> None:
+    """Scale 1 → 0 with one new observation in (1, 2]: the increase is exactly that one observation."""
+    rows = [
+        _exp_hist_row(0, scale=1, offset=0, counts=[1, 1]),
+        _exp_hist_row(60, scale=0, offset=0, counts=[3]),
+    ]
+    out = query_metric(CannedReader("exponential_histogram", rows), MetricQuery("lat", agg="p50"),
+                       TimeRange(0, 120 * NS))
+    [series] = out["series"]
+    assert series["points"] == [[60, pytest.approx(1.5)]]
