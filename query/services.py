@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from query.filters import TRACE_TIME
 from query.protocols import TelemetryReader
 from query.timerange import TimeRange
 
 
 def list_services(reader: TelemetryReader, tr: TimeRange) -> dict[str, Any]:
     rows = reader.rows(
-        """SELECT ServiceName, count() AS spans, countIf(StatusCode = 'Error') AS errors,
+        f"""SELECT ServiceName, count() AS spans, countIf(StatusCode = 'Error') AS errors,
                   quantile(0.95)(Duration) AS p95
            FROM otel_traces
-           WHERE Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})
-             AND Timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})
+           WHERE {TRACE_TIME}
            GROUP BY ServiceName ORDER BY ServiceName""",
         tr.params,
     )

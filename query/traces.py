@@ -9,11 +9,12 @@ retention through ``otel_traces_trace_id_ts``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from query.errors import BadRequest, NotFound
-from query.filters import attr_conditions, parse_attrs
+from query.filters import TRACE_TIME, attr_conditions, parse_attrs
 from query.protocols import TelemetryReader
 from query.timerange import TimeRange
 
@@ -83,9 +84,11 @@ def get_trace(reader: TelemetryReader, trace_id: str) -> dict[str, Any]:
     )
     if not bounds or not bounds[0]["n"]:
         raise NotFound(f"trace {tid} not found")
+    # The bounds are on the sorting key's own expression (toDateTime(Timestamp)) so the primary
+    # index prunes granules inside each (ServiceName, SpanName) range, not only whole partitions.
     rows = reader.rows(
         f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE TraceId = {{tid:String}} "
-        "AND Timestamp >= toDateTime64({s:DateTime}, 9) AND Timestamp < toDateTime64({e:DateTime}, 9) + 1 "
+        "AND toDateTime(Timestamp) >= {s:DateTime} AND toDateTime(Timestamp) <= {e:DateTime} "
         "ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId, Timestamp",
         {"tid": tid, "s": bounds[0]["s"], "e": bounds[0]["e"]},
     )
@@ -105,14 +108,30 @@ class TraceQuery:
     limit: int = 20
 
 
+def _resource_key_absent(reader: TelemetryReader, tr: TimeRange) -> Callable[[str, str], bool]:
+    """``skip`` for attr filters: True for ResourceAttributes when no resource in range has the key
+    (answered from the mapKeys bloom filter, so it costs little when the key is absent)."""
+
+    def skip(column: str, key: str) -> bool:
+        if column != "ResourceAttributes":
+            return False
+        rows = reader.rows(
+            f"SELECT count() AS n FROM (SELECT 1 FROM otel_traces WHERE {TRACE_TIME} "
+            "AND mapContains(ResourceAttributes, {key:String}) LIMIT 1)",
+            {**tr.params, "key": key},
+        )
+        return not rows[0]["n"]
+
+    return skip
+
+
 def search_traces(reader: TelemetryReader, q: TraceQuery, tr: TimeRange) -> dict[str, Any]:
+    """Traces with at least one span matching every filter, newest first (two statements: the
+    matching trace ids, then whole-trace summaries for just those ids)."""
     if not 1 <= q.limit <= 1000:
         raise BadRequest("limit must be between 1 and 1000")
     params: dict[str, Any] = dict(tr.params)
-    conds = [
-        "Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})",
-        "Timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})",
-    ]
+    conds = [TRACE_TIME]
     if q.service:
         conds.append("ServiceName = {service:String}")
         params["service"] = q.service
@@ -130,31 +149,36 @@ def search_traces(reader: TelemetryReader, q: TraceQuery, tr: TimeRange) -> dict
                 raise BadRequest("durations must be >= 0")
             conds.append(f"Duration {op} {{{key}:UInt64}}")
             params[key] = int(bound * 1_000_000)
-    conds += attr_conditions(parse_attrs(list(q.attrs)), ("SpanAttributes", "ResourceAttributes"), params)
+    attrs = parse_attrs(list(q.attrs))
+    if attrs:
+        conds += attr_conditions(attrs, ("SpanAttributes", "ResourceAttributes"), params,
+                                 _resource_key_absent(reader, tr))
     params["limit"] = q.limit
-    rows = reader.rows(
-        f"""
-        WITH matched AS (
-            SELECT TraceId, min(Timestamp) AS first_ts FROM otel_traces
+    matched = reader.rows(
+        f"""SELECT TraceId, toUnixTimestamp64Nano(min(Timestamp)) AS first_ns FROM otel_traces
             WHERE {' AND '.join(conds)} AND TraceId != ''
-            GROUP BY TraceId ORDER BY first_ts DESC LIMIT {{limit:UInt32}}
-        )
-        SELECT TraceId,
-               argMin(ServiceName, (ParentSpanId != '', Timestamp)) AS root_service,
-               argMin(SpanName, (ParentSpanId != '', Timestamp)) AS root_name,
-               toUnixTimestamp64Nano(min(Timestamp)) AS start_ns,
-               max(toUnixTimestamp64Nano(Timestamp) + Duration) AS end_ns,
-               count() AS span_count,
-               countIf(StatusCode = 'Error') AS error_count,
-               arraySort(groupUniqArray(ServiceName)) AS services
-        FROM otel_traces
-        WHERE TraceId IN (SELECT TraceId FROM matched)
-          AND Timestamp >= (SELECT min(first_ts) FROM matched) - INTERVAL 1 HOUR
-          AND Timestamp <= fromUnixTimestamp64Nano({{end_ns:Int64}}) + INTERVAL 1 HOUR
-        GROUP BY TraceId
-        ORDER BY start_ns DESC
-        """,
+            GROUP BY TraceId ORDER BY first_ns DESC LIMIT {{limit:UInt32}}""",
         params,
+    )
+    if not matched:
+        return {"traces": []}
+    firsts = [int(r["first_ns"]) for r in matched]
+    rows = reader.rows(
+        """SELECT TraceId,
+                  argMin(ServiceName, (ParentSpanId != '', Timestamp)) AS root_service,
+                  argMin(SpanName, (ParentSpanId != '', Timestamp)) AS root_name,
+                  toUnixTimestamp64Nano(min(Timestamp)) AS start_ns,
+                  max(toUnixTimestamp64Nano(Timestamp) + Duration) AS end_ns,
+                  count() AS span_count,
+                  countIf(StatusCode = 'Error') AS error_count,
+                  arraySort(groupUniqArray(ServiceName)) AS services
+           FROM otel_traces
+           WHERE TraceId IN {ids:Array(String)}
+             AND toDateTime(Timestamp) >= toDateTime(intDiv({lo:Int64}, 1000000000)) - 3600
+             AND toDateTime(Timestamp) <= toDateTime(intDiv({hi:Int64}, 1000000000)) + 3600
+           GROUP BY TraceId
+           ORDER BY start_ns DESC""",
+        {"ids": [r["TraceId"] for r in matched], "lo": min(firsts), "hi": max(max(firsts), tr.end_ns)},
     )
     return {
         "traces": [
