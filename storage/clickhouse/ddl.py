@@ -13,6 +13,14 @@ from storage.clickhouse.wire_schema import staging_columns
 
 ATTR_MAP = "Map(LowCardinality(String), String)"
 
+MERGE_SETTINGS = (
+    "merge_selector_base = 32, merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0"
+)
+"""Vigil's one departure from the exporter's table settings (columns are untouched): ingest writes
+many small parts (group-commit batches of a few thousand rows) and with the default merge selector
+background merges cost as much CPU as the inserts themselves; a larger selector base merges more
+parts at once and cuts write amplification by about a third (measured, see README)."""
+
 
 def _ttl(expr: str, days: int) -> str:
     return f"TTL {expr} + toIntervalDay({days})" if days > 0 else ""
@@ -57,7 +65,7 @@ CREATE TABLE IF NOT EXISTS otel_traces (
 PARTITION BY toDate(Timestamp)
 ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
 {_ttl("toDateTime(Timestamp)", days)}
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
 
 
@@ -72,7 +80,7 @@ CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
 PARTITION BY toDate(Start)
 ORDER BY (TraceId, Start)
 {_ttl("toDateTime(Start)", days)}
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
 
 
@@ -122,7 +130,7 @@ PARTITION BY toDate(TimestampTime)
 PRIMARY KEY (ServiceName, TimestampTime)
 ORDER BY (ServiceName, TimestampTime, Timestamp)
 {_ttl("TimestampTime", days)}
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
 
 
@@ -210,7 +218,7 @@ CREATE TABLE IF NOT EXISTS otel_metrics_{kind} ({_METRIC_COMMON}{METRIC_KINDS[ki
 PARTITION BY toDate(TimeUnix)
 ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 {_ttl("toDateTime(TimeUnix)", days)}
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
 
 
@@ -235,8 +243,12 @@ def _service(rattrs: str) -> str:
 def traces_mv() -> str:
     s = "s"
     st = f.te(s, "status")
+    with_attrs, (event_attrs, link_attrs), span_attrs = f.nested_attrs(
+        f.te(s, "attributes"), [(f.te(s, "events"), "attributes"), (f.te(s, "links"), "attributes")]
+    )
     return f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_traces_mv TO otel_traces AS
+WITH {with_attrs}
 SELECT
     {f.ns_time(f.te(s, 'start_time_unix_nano'))} AS Timestamp,
     {f.hex_id(f.te(s, 'trace_id'))} AS TraceId,
@@ -247,22 +259,25 @@ SELECT
     {f.enum_name(f.SPAN_KIND, f.te(s, 'kind'), 'Unspecified')} AS SpanKind,
     {_service('rattrs')} AS ServiceName,
     rattrs AS ResourceAttributes,
-    {f.te(f.te('ss', 'scope'), 'name')} AS ScopeName,
-    {f.te(f.te('ss', 'scope'), 'version')} AS ScopeVersion,
-    {f.attrs_map(f.te(s, 'attributes'))} AS SpanAttributes,
+    scope_name AS ScopeName,
+    scope_version AS ScopeVersion,
+    {span_attrs} AS SpanAttributes,
     if({f.te(s, 'end_time_unix_nano')} > {f.te(s, 'start_time_unix_nano')},
        {f.te(s, 'end_time_unix_nano')} - {f.te(s, 'start_time_unix_nano')}, 0) AS Duration,
     {f.enum_name(f.STATUS_CODE, f.te(st, 'code'), 'Unset')} AS StatusCode,
     {f.te(st, 'message')} AS StatusMessage,
     arrayMap(e -> {f.ns_time(f.te('e', 'time_unix_nano'))}, {f.te(s, 'events')}) AS `Events.Timestamp`,
     arrayMap(e -> {f.te('e', 'name')}, {f.te(s, 'events')}) AS `Events.Name`,
-    arrayMap(e -> {f.attrs_map(f.te('e', 'attributes'))}, {f.te(s, 'events')}) AS `Events.Attributes`,
+    {event_attrs} AS `Events.Attributes`,
     arrayMap(l -> {f.hex_id(f.te('l', 'trace_id'))}, {f.te(s, 'links')}) AS `Links.TraceId`,
     arrayMap(l -> {f.hex_id(f.te('l', 'span_id'))}, {f.te(s, 'links')}) AS `Links.SpanId`,
     arrayMap(l -> {f.te('l', 'trace_state')}, {f.te(s, 'links')}) AS `Links.TraceState`,
-    arrayMap(l -> {f.attrs_map(f.te('l', 'attributes'))}, {f.te(s, 'links')}) AS `Links.Attributes`
+    {link_attrs} AS `Links.Attributes`
 FROM (
-    SELECT rattrs, ss
+    SELECT rattrs,
+           {f.te(f.te('ss', 'scope'), 'name')} AS scope_name,
+           {f.te(f.te('ss', 'scope'), 'version')} AS scope_version,
+           {f.te('ss', 'spans')} AS spans
     FROM (
         SELECT {f.attrs_map(f.te(f.te('rs', 'resource'), 'attributes'))} AS rattrs,
                {f.te('rs', 'scope_spans')} AS sss
@@ -271,7 +286,7 @@ FROM (
     )
     ARRAY JOIN sss AS ss
 )
-ARRAY JOIN {f.te('ss', 'spans')} AS s
+ARRAY JOIN spans AS s
 """
 
 
