@@ -24,7 +24,7 @@ from receiver.cors import CorsPolicy
 from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
-from storage.clickhouse.client import connect, is_embedded
+from storage.clickhouse.client import connect, is_embedded, protobuf_settings
 from storage.clickhouse.migrations import Retention, migrate
 from storage.clickhouse.reader import ClickHouseReader
 from storage.clickhouse.writer import GroupCommitWriter
@@ -72,6 +72,7 @@ class Vigil:
         dsn = cfg.columnar_dsn
         self.writer = GroupCommitWriter(
             lambda: connect(dsn),
+            lambda message: protobuf_settings(dsn, message),
             batch_max_rows=cfg.batch_max_rows,
             batch_max_bytes=cfg.batch_max_bytes,
             batch_max_delay_ms=cfg.batch_max_delay_ms,

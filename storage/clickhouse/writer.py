@@ -26,13 +26,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 
 from storage.clickhouse import ddl
-from storage.clickhouse.wire_schema import proto_text
 from storage.errors import Overloaded, RejectedPayload, StoreUnavailable, WriteError
 from storage.observer import FlushObserver, NullFlushObserver
 
@@ -67,6 +67,7 @@ class GroupCommitWriter:
     def __init__(
         self,
         connect: Callable[[], Client],
+        protobuf_settings: Callable[[str], dict[str, Any]],
         *,
         batch_max_rows: int = 20_000,
         batch_max_bytes: int = 16 * 1024 * 1024,
@@ -92,7 +93,7 @@ class GroupCommitWriter:
         self._inflight = 0
         self._closing = False
         self._threads: list[threading.Thread] = []
-        self._schema = proto_text()
+        self._settings = {signal: protobuf_settings(ddl.STAGING[signal][1]) for signal in SIGNALS}
         self.stats = WriterStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,20 +198,8 @@ class GroupCommitWriter:
                     self._cond.notify_all()
 
     def _insert(self, client: Client, signal: str, batch: list[_Pending]) -> None:
-        table, message = ddl.STAGING[signal]
         data = b"".join(_VarintBytes(len(p.payload)) + p.payload for p in batch)
-        client.raw_insert(
-            table,
-            None,
-            data,
-            fmt="Protobuf",
-            settings={
-                "format_schema": self._schema,
-                "format_schema_source": "string",
-                "format_schema_message_name": message,
-                "input_format_protobuf_oneof_presence": 1,
-            },
-        )
+        client.raw_insert(ddl.STAGING[signal][0], None, data, fmt="Protobuf", settings=self._settings[signal])
 
     def _flush(self, client: Client, signal: str, batch: list[_Pending]) -> None:
         started = time.monotonic()

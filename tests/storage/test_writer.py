@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from receiver.decode import parse_json
 from receiver.signals import BY_NAME
-from storage.clickhouse.client import connect
+from storage.clickhouse.client import connect, protobuf_settings
 from storage.clickhouse.writer import GroupCommitWriter
 from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
 from tests.receiver import example_bytes, now_ns, span_request
@@ -33,7 +33,7 @@ def make_writer(chdb_dsn: str) -> Iterator[WriterFactory]:
     writers: list[GroupCommitWriter] = []
 
     def make(start: bool = True, **kwargs: Any) -> GroupCommitWriter:
-        w = GroupCommitWriter(lambda: connect(chdb_dsn), **kwargs)
+        w = GroupCommitWriter(lambda: connect(chdb_dsn), lambda m: protobuf_settings(chdb_dsn, m), **kwargs)
         if start:
             w.start()
         writers.append(w)
