@@ -30,12 +30,24 @@ class Inspection:
         if self.too_old:
             parts.append(f"{self.too_old} record(s) older than the {retention_days}-day retention window")
         if self.bad_ids:
-            parts.append(f"{self.bad_ids} record(s) with a malformed trace or span id")
+            parts.append(f"{self.bad_ids} record(s) with a malformed trace/span id or an out-of-range timestamp")
         return "; ".join(parts)
+
+
+MAX_NS = 2**63 - 1  # DateTime64(9) ends in 2262; larger fixed64 values cannot be stored
 
 
 def _bad_ids(trace_id: bytes, span_id: bytes) -> bool:
     return len(trace_id) not in (0, 16) or len(span_id) not in (0, 8)
+
+
+def _bad_span(s: Any) -> bool:
+    return (
+        _bad_ids(s.trace_id, s.span_id)
+        or len(s.parent_span_id) not in (0, 8)
+        or s.start_time_unix_nano > MAX_NS
+        or s.end_time_unix_nano > MAX_NS
+    )
 
 
 def _prune(container: Any, keep: list[Any]) -> None:
@@ -52,16 +64,14 @@ def inspect_traces(req: Any, cutoff_ns: int) -> Inspection:
             res.records += n
             bad = 0
             for s in spans:
-                if s.start_time_unix_nano < cutoff_ns or _bad_ids(s.trace_id, s.span_id) or len(
-                    s.parent_span_id
-                ) not in (0, 8):
+                if s.start_time_unix_nano < cutoff_ns or _bad_span(s):
                     bad += 1
             if bad:
                 keep = []
                 for s in spans:
                     if s.start_time_unix_nano < cutoff_ns:
                         res.too_old += 1
-                    elif _bad_ids(s.trace_id, s.span_id) or len(s.parent_span_id) not in (0, 8):
+                    elif _bad_span(s):
                         res.bad_ids += 1
                     else:
                         keep.append(s)
@@ -84,7 +94,7 @@ def inspect_logs(req: Any, cutoff_ns: int) -> Inspection:
             for r in records:
                 if _log_time(r) and _log_time(r) < cutoff_ns:
                     res.too_old += 1
-                elif _bad_ids(r.trace_id, r.span_id):
+                elif _bad_ids(r.trace_id, r.span_id) or _log_time(r) > MAX_NS:
                     res.bad_ids += 1
                 else:
                     keep.append(r)
@@ -107,9 +117,12 @@ def inspect_metrics(req: Any, cutoff_ns: int) -> Inspection:
                     continue
                 points = getattr(m, kind).data_points
                 res.records += len(points)
-                keep = [p for p in points if p.time_unix_nano >= cutoff_ns]
+                keep = [p for p in points if cutoff_ns <= p.time_unix_nano <= MAX_NS
+                        and p.start_time_unix_nano <= MAX_NS]
                 if len(keep) != len(points):
-                    res.too_old += len(points) - len(keep)
+                    too_old = sum(1 for p in points if p.time_unix_nano < cutoff_ns)
+                    res.too_old += too_old
+                    res.bad_ids += len(points) - len(keep) - too_old
                     res.rejected += len(points) - len(keep)
                     _prune(points, keep)
     return res

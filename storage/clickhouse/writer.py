@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -39,6 +40,18 @@ from storage.observer import FlushObserver, NullFlushObserver
 log = logging.getLogger(__name__)
 
 SIGNALS = tuple(ddl.STAGING)
+
+# ClickHouse error codes that mean "this data is bad" (permanent); every other failure — disk full,
+# read-only, memory limit, missing table, connection loss — means "the store is not able right now"
+# and is answered as retryable. Requests are validated with upb before batching, so data errors
+# here are rare by construction.
+DATA_ERROR_CODES = frozenset({6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 128, 131, 321, 407, 444})
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    match = _CODE.search(str(exc))
+    return bool(match) and int(match.group(1)) in DATA_ERROR_CODES
 
 
 @dataclass
@@ -209,6 +222,8 @@ class GroupCommitWriter:
             raise StoreUnavailable(str(exc)) from exc
         except DatabaseError as exc:
             self.stats.failures += 1
+            if not is_data_error(exc):
+                raise StoreUnavailable(str(exc)) from exc
             if len(batch) == 1:
                 self._observer.failed(signal, 1, "rejected")
                 self._settle(batch[0], RejectedPayload(str(exc)))
