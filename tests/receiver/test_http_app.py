@@ -155,7 +155,7 @@ async def test_partial_success_for_malformed_trace_id() -> None:
     assert resp.status_code == 200
     ps = resp.json()["partialSuccess"]
     assert int(ps["rejectedSpans"]) == 1
-    assert "malformed trace or span id" in ps["errorMessage"]
+    assert "malformed trace/span id or an out-of-range timestamp" in ps["errorMessage"]
     [(_, payload, rows)] = writer.writes
     assert rows == 1
     assert TRACES.request.FromString(payload) == example_request("traces")

@@ -161,7 +161,7 @@ def test_message_text() -> None:
         "2 record(s) older than the 30-day retention window"
     )
     assert Inspection(records=3, rejected=1, bad_ids=1).message(30) == (
-        "1 record(s) with a malformed trace or span id"
+        "1 record(s) with a malformed trace/span id or an out-of-range timestamp"
     )
     both = Inspection(records=5, rejected=3, too_old=2, bad_ids=1).message(7)
-    assert both == "2 record(s) older than the 7-day retention window; 1 record(s) with a malformed trace or span id"
+    assert both == "2 record(s) older than the 7-day retention window; 1 record(s) with a malformed trace/span id or an out-of-range timestamp"
