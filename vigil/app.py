@@ -27,6 +27,7 @@ from receiver.http import OtlpHttpApp
 from storage.clickhouse.client import connect, is_embedded, protobuf_settings
 from storage.clickhouse.migrations import Retention, migrate
 from storage.clickhouse.reader import ClickHouseReader
+from storage.clickhouse.redaction import load as load_redaction
 from storage.clickhouse.writer import GroupCommitWriter
 from storage.postgres.server import embedded_url
 from storage.postgres.store import MetadataStore
@@ -67,7 +68,7 @@ class Vigil:
         self.metadata = MetadataStore(url)
         self.metadata.migrate(__version__)
         admin = connect(cfg.columnar_dsn)
-        migrate(admin, self.retention)
+        migrate(admin, self.retention, load_redaction(cfg.redaction_file))
         admin.close()
         dsn = cfg.columnar_dsn
         self.writer = GroupCommitWriter(

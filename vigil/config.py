@@ -62,6 +62,9 @@ class Config:
     """YAML file with a list of ``{token, tenant}`` mappings (merged with ``auth_tokens``)."""
     cors_allowed_origins: str = ""
     """Comma-separated origins allowed to POST OTLP/HTTP from browsers; ``*`` for any; empty = off."""
+    redaction_file: str = ""
+    """YAML redaction rules (drop/hash keys, SQL literal masking, value masks, size limits); empty =
+    built-in defaults (see storage/clickhouse/redaction.py and README)."""
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
 
@@ -97,6 +100,12 @@ class Config:
             load_tokens(self.auth_tokens, self.auth_tokens_file)
         except (OSError, ValueError) as exc:
             problems.append(f"ingest tokens: {exc}")
+        try:
+            from storage.clickhouse.redaction import load as load_redaction
+
+            load_redaction(self.redaction_file)
+        except ValueError as exc:
+            problems.append(f"redaction: {exc}")
         if problems:
             raise ConfigError("; ".join(problems))
         return self

@@ -9,6 +9,7 @@ Retention is a table TTL (days); ``ttl_only_drop_parts`` drops whole daily parti
 from __future__ import annotations
 
 from storage.clickhouse import flatten_sql as f
+from storage.clickhouse.redaction import Redaction
 from storage.clickhouse.wire_schema import staging_columns
 
 ATTR_MAP = "Map(LowCardinality(String), String)"
@@ -240,11 +241,11 @@ def _service(rattrs: str) -> str:
     return f"{rattrs}['service.name']"
 
 
-def traces_mv() -> str:
+def traces_mv(r: Redaction) -> str:
     s = "s"
     st = f.te(s, "status")
     with_attrs, (res_attrs, span_attrs), (event_attrs, link_attrs) = f.row_attrs(
-        ["rkvs", f.te(s, "attributes")], [(f.te(s, "events"), "attributes"), (f.te(s, "links"), "attributes")]
+        ["rkvs", f.te(s, "attributes")], [(f.te(s, "events"), "attributes"), (f.te(s, "links"), "attributes")], r
     )
     return f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_traces_mv TO otel_traces AS
@@ -290,7 +291,7 @@ ARRAY JOIN spans AS s
 """
 
 
-def logs_mv() -> str:
+def logs_mv(red: Redaction) -> str:
     r = "r"
     t, ot = f.te(r, "time_unix_nano"), f.te(r, "observed_time_unix_nano")
     return f"""
@@ -304,19 +305,19 @@ SELECT
     {f.te(r, 'severity_text')} AS SeverityText,
     toUInt8(least(greatest({f.te(r, 'severity_number')}, 0), 255)) AS SeverityNumber,
     {_service('rattrs')} AS ServiceName,
-    {f.any_str(f.te(r, 'body'))} AS Body,
+    {red.text(f.any_str(f.te(r, 'body')))} AS Body,
     rschema AS ResourceSchemaUrl,
     rattrs AS ResourceAttributes,
     {f.te('sl', 'schema_url')} AS ScopeSchemaUrl,
     {f.te(f.te('sl', 'scope'), 'name')} AS ScopeName,
     {f.te(f.te('sl', 'scope'), 'version')} AS ScopeVersion,
-    {f.attrs_map(f.te(f.te('sl', 'scope'), 'attributes'))} AS ScopeAttributes,
-    {f.attrs_map(f.te(r, 'attributes'))} AS LogAttributes,
+    {f.attrs_map(f.te(f.te('sl', 'scope'), 'attributes'), red)} AS ScopeAttributes,
+    {f.attrs_map(f.te(r, 'attributes'), red)} AS LogAttributes,
     {f.te(r, 'event_name')} AS EventName
 FROM (
     SELECT rattrs, rschema, sl
     FROM (
-        SELECT {f.attrs_map(f.te(f.te('rl', 'resource'), 'attributes'))} AS rattrs,
+        SELECT {f.attrs_map(f.te(f.te('rl', 'resource'), 'attributes'), red)} AS rattrs,
                {f.te('rl', 'schema_url')} AS rschema,
                {f.te('rl', 'scope_logs')} AS sls
         FROM vigil_ingest_logs
@@ -332,29 +333,29 @@ def _number(dp: str) -> str:
     return f"if({f.te(dp, 'value')} = 'as_int', toFloat64({f.te(dp, 'as_int')}), {f.te(dp, 'as_double')})"
 
 
-def _exemplar_columns(dp: str) -> str:
+def _exemplar_columns(dp: str, r: Redaction) -> str:
     ex = f.te(dp, "exemplars")
     return f""",
-    arrayMap(x -> {f.attrs_map(f.te('x', 'filtered_attributes'))}, {ex}) AS `Exemplars.FilteredAttributes`,
+    arrayMap(x -> {f.attrs_map(f.te('x', 'filtered_attributes'), r)}, {ex}) AS `Exemplars.FilteredAttributes`,
     arrayMap(x -> {f.ns_time(f.te('x', 'time_unix_nano'))}, {ex}) AS `Exemplars.TimeUnix`,
     arrayMap(x -> {_number('x')}, {ex}) AS `Exemplars.Value`,
     arrayMap(x -> {f.hex_id(f.te('x', 'span_id'))}, {ex}) AS `Exemplars.SpanId`,
     arrayMap(x -> {f.hex_id(f.te('x', 'trace_id'))}, {ex}) AS `Exemplars.TraceId`"""
 
 
-def _metric_kind_columns(kind: str, dp: str, data: str) -> str:
+def _metric_kind_columns(kind: str, dp: str, data: str, r: Redaction) -> str:
     g = lambda name: f.te(dp, name)  # noqa: E731
     temporality = f"{f.te(data, 'aggregation_temporality')} AS AggregationTemporality"
     if kind in ("gauge", "sum"):
         cols = f"{_number(dp)} AS Value,\n    {g('flags')} AS Flags"
         if kind == "sum":
             cols += f",\n    {temporality},\n    {f.te(data, 'is_monotonic')} AS IsMonotonic"
-        return cols + _exemplar_columns(dp)
+        return cols + _exemplar_columns(dp, r)
     if kind == "histogram":
         return f"""{g('count')} AS Count, {g('sum')} AS Sum,
     {g('bucket_counts')} AS BucketCounts, {g('explicit_bounds')} AS ExplicitBounds,
     {g('flags')} AS Flags, {g('min')} AS Min, {g('max')} AS Max,
-    {temporality}{_exemplar_columns(dp)}"""
+    {temporality}{_exemplar_columns(dp, r)}"""
     if kind == "exponential_histogram":
         pos, neg = g("positive"), g("negative")
         return f"""{g('count')} AS Count, {g('sum')} AS Sum, {g('scale')} AS Scale,
@@ -362,14 +363,14 @@ def _metric_kind_columns(kind: str, dp: str, data: str) -> str:
     {f.te(pos, 'offset')} AS PositiveOffset, {f.te(pos, 'bucket_counts')} AS PositiveBucketCounts,
     {f.te(neg, 'offset')} AS NegativeOffset, {f.te(neg, 'bucket_counts')} AS NegativeBucketCounts,
     {g('flags')} AS Flags, {g('min')} AS Min, {g('max')} AS Max,
-    {temporality}{_exemplar_columns(dp)}"""
+    {temporality}{_exemplar_columns(dp, r)}"""
     return f"""{g('count')} AS Count, {g('sum')} AS Sum,
     arrayMap(q -> {f.te('q', 'quantile')}, {g('quantile_values')}) AS `ValueAtQuantiles.Quantile`,
     arrayMap(q -> {f.te('q', 'value')}, {g('quantile_values')}) AS `ValueAtQuantiles.Value`,
     {g('flags')} AS Flags"""
 
 
-def metrics_mv(kind: str) -> str:
+def metrics_mv(kind: str, r: Redaction) -> str:
     data = f.te("m", kind)
     return f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_metrics_{kind}_mv TO otel_metrics_{kind} AS
@@ -378,23 +379,23 @@ SELECT
     rschema AS ResourceSchemaUrl,
     {f.te(f.te('sm', 'scope'), 'name')} AS ScopeName,
     {f.te(f.te('sm', 'scope'), 'version')} AS ScopeVersion,
-    {f.attrs_map(f.te(f.te('sm', 'scope'), 'attributes'))} AS ScopeAttributes,
+    {f.attrs_map(f.te(f.te('sm', 'scope'), 'attributes'), r)} AS ScopeAttributes,
     {f.te(f.te('sm', 'scope'), 'dropped_attributes_count')} AS ScopeDroppedAttrCount,
     {f.te('sm', 'schema_url')} AS ScopeSchemaUrl,
     {_service('rattrs')} AS ServiceName,
     {f.te('m', 'name')} AS MetricName,
     {f.te('m', 'description')} AS MetricDescription,
     {f.te('m', 'unit')} AS MetricUnit,
-    {f.attrs_map(f.te('dp', 'attributes'))} AS Attributes,
+    {f.attrs_map(f.te('dp', 'attributes'), r)} AS Attributes,
     {f.ns_time(f.te('dp', 'start_time_unix_nano'))} AS StartTimeUnix,
     {f.ns_time(f.te('dp', 'time_unix_nano'))} AS TimeUnix,
-    {_metric_kind_columns(kind, 'dp', data)}
+    {_metric_kind_columns(kind, 'dp', data, r)}
 FROM (
     SELECT rattrs, rschema, sm, m
     FROM (
         SELECT rattrs, rschema, sm
         FROM (
-            SELECT {f.attrs_map(f.te(f.te('rm', 'resource'), 'attributes'))} AS rattrs,
+            SELECT {f.attrs_map(f.te(f.te('rm', 'resource'), 'attributes'), r)} AS rattrs,
                    {f.te('rm', 'schema_url')} AS rschema,
                    {f.te('rm', 'scope_metrics')} AS sms
             FROM vigil_ingest_metrics

@@ -7,6 +7,8 @@ and maps as JSON. Ids become lowercase hex, timestamps ``DateTime64(9)``.
 
 from __future__ import annotations
 
+from storage.clickhouse.redaction import Redaction
+
 
 def te(expr: str, name: str) -> str:
     """``tupleElement`` by name (``a.b`` is ambiguous inside lambdas)."""
@@ -47,15 +49,23 @@ def any_str(v: str) -> str:
     return f"multiIf({tag} = 5, {arr_json}, {tag} = 6, {kv_json}, {_leaf(v, json=False)})"
 
 
-def attrs_map(kvs: str) -> str:
-    """``Map(String, String)`` from an ``Array(KeyValue)`` expression."""
+def is_text(v: str) -> str:
+    """SQL boolean: the ``AnyValue`` holds a string, an array or a map (bools and numbers do not)."""
+    return f"toUInt8({te(v, 'value')}) IN (1, 5, 6)"
+
+
+def attrs_map(kvs: str, r: Redaction) -> str:
+    """``Map(String, String)`` from an ``Array(KeyValue)`` expression, redacted and limited."""
+    limited = f"arraySlice({kvs}, 1, {int(r.max_attributes)})"
     return (
-        f"mapFromArrays(arrayMap(x -> tupleElement(x, 'key'), {kvs}), "
-        f"arrayMap(x -> {any_str(te('x', 'value'))}, {kvs}))"
+        f"mapFilter((k, v) -> {r.keep_key('k')}, mapFromArrays(arrayMap(x -> tupleElement(x, 'key'), {limited}), "
+        f"arrayMap(x -> {r.value(te('x', 'key'), any_str(te('x', 'value')), is_text(te('x', 'value')))}, {limited})))"
     )
 
 
-def row_attrs(flat: list[str], nested: list[tuple[str, str]]) -> tuple[str, list[str], list[str]]:
+def row_attrs(
+    flat: list[str], nested: list[tuple[str, str]], r: Redaction
+) -> tuple[str, list[str], list[str]]:
     """Convert every attribute list of one row with a single ``any_str`` instance.
 
     ``flat`` holds ``Array(KeyValue)`` expressions (one map each, e.g. resource and span attributes);
@@ -69,23 +79,27 @@ def row_attrs(flat: list[str], nested: list[tuple[str, str]]) -> tuple[str, list
     parts = flat + [f"arrayFlatten(arrayMap(z -> tupleElement(z, '{fld}'), {items}))" for items, fld in nested]
     with_clause = (
         f"arrayConcat({', '.join(parts)}) AS _kvs, arrayMap(x -> tupleElement(x, 'key'), _kvs) AS _k, "
-        f"arrayMap(x -> {any_str(te('x', 'value'))}, _kvs) AS _v"
+        f"arrayMap((k, x) -> {r.value('k', any_str(te('x', 'value')), is_text(te('x', 'value')))}, _k, _kvs) AS _v"
     )
+    cap = int(r.max_attributes)
+
+    def as_map(start: str, n: str) -> str:
+        keep = f"least({n}, {cap})"
+        return (f"mapFilter((k, v) -> {r.keep_key('k')}, mapFromArrays(arraySlice(_k, {start}, {keep}), "
+                f"arraySlice(_v, {start}, {keep})))")
+
     flat_maps = []
     base = "0"
     for i, kvs in enumerate(flat):
         with_clause += f", length({kvs}) AS _n{i}"
-        flat_maps.append(f"mapFromArrays(arraySlice(_k, {base} + 1, _n{i}), arraySlice(_v, {base} + 1, _n{i}))")
+        flat_maps.append(as_map(f"{base} + 1", f"_n{i}"))
         base = f"{base} + _n{i}"
     nested_maps = []
     for i, (items, fld) in enumerate(nested):
         with_clause += (
             f", arrayMap(z -> length(tupleElement(z, '{fld}')), {items}) AS _len{i}, arrayCumSum(_len{i}) AS _end{i}"
         )
-        nested_maps.append(
-            f"arrayMap((n, e) -> mapFromArrays(arraySlice(_k, {base} + e - n + 1, n), "
-            f"arraySlice(_v, {base} + e - n + 1, n)), _len{i}, _end{i})"
-        )
+        nested_maps.append(f"arrayMap((n, e) -> {as_map(f'{base} + e - n + 1', 'n')}, _len{i}, _end{i})")
         base = f"{base} + arraySum(_len{i})"
     return with_clause, flat_maps, nested_maps
 

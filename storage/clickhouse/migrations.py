@@ -1,13 +1,16 @@
 """Versioned, idempotent ClickHouse migrations and retention reconciliation.
 
 Applied migrations are recorded in ``vigil_schema_migrations``; each statement is written to be
-safe to re-run (``IF NOT EXISTS``), so an interrupted migration is simply applied again. Retention
-(TTL days per signal) is not a migration: :func:`reconcile_retention` compares each table's TTL
-with the configuration at every start and alters only what differs.
+safe to re-run (``IF NOT EXISTS``), so an interrupted migration is simply applied again. Two things
+depend on configuration and are reconciled at every start instead: retention (TTL days per signal,
+:func:`reconcile_retention`) and the flattening views, whose SQL embeds the redaction rules
+(:func:`sync_views`: created if missing, replaced atomically with ``ALTER TABLE … MODIFY QUERY``
+when their generated SQL changed — ingest keeps flowing through the old query until the switch).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from storage.clickhouse import ddl
+from storage.clickhouse.redaction import Redaction
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +45,6 @@ def _v1(r: Retention) -> list[str]:
         ddl.staging_table("traces"),
         ddl.staging_table("logs"),
         ddl.staging_table("metrics"),
-        ddl.traces_mv(),
-        ddl.logs_mv(),
-        *(ddl.metrics_mv(k) for k in METRIC_KINDS),
     ]
     return stmts
 
@@ -64,8 +65,9 @@ def applied_versions(client: Client) -> set[int]:
     return {int(r[0]) for r in client.query("SELECT version FROM vigil_schema_migrations").result_rows}
 
 
-def migrate(client: Client, retention: Retention) -> list[int]:
-    """Apply pending migrations in order; return the versions applied now."""
+def migrate(client: Client, retention: Retention, redaction: Redaction | None = None) -> list[int]:
+    """Apply pending migrations in order, reconcile retention and the flattening views; return the
+    migration versions applied now."""
     done = applied_versions(client)
     applied = []
     for version, name, build in MIGRATIONS:
@@ -77,7 +79,48 @@ def migrate(client: Client, retention: Retention) -> list[int]:
         client.insert("vigil_schema_migrations", [[version, name]], column_names=["version", "name"])
         applied.append(version)
     reconcile_retention(client, retention)
+    sync_views(client, redaction or Redaction())
     return applied
+
+
+VIEWS_LEDGER = """
+CREATE TABLE IF NOT EXISTS vigil_view_versions (
+    name String, sql_hash String, updated_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree(updated_at) ORDER BY name
+"""
+
+
+def view_statements(redaction: Redaction) -> dict[str, str]:
+    """Name → CREATE MATERIALIZED VIEW statement of every flattening view."""
+    views = {"vigil_ingest_traces_mv": ddl.traces_mv(redaction), "vigil_ingest_logs_mv": ddl.logs_mv(redaction)}
+    views.update({f"vigil_ingest_metrics_{k}_mv": ddl.metrics_mv(k, redaction) for k in METRIC_KINDS})
+    return views
+
+
+def sync_views(client: Client, redaction: Redaction) -> list[str]:
+    """Create missing flattening views and replace those whose SQL changed; return the names touched."""
+    client.command(VIEWS_LEDGER)
+    rows = client.query("SELECT name, argMax(sql_hash, updated_at) FROM vigil_view_versions GROUP BY name")
+    known = {r[0]: r[1] for r in rows.result_rows}
+    existing = {
+        r[0] for r in client.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'"
+        ).result_rows
+    }
+    touched = []
+    for name, create in view_statements(redaction).items():
+        digest = hashlib.sha256(create.encode()).hexdigest()
+        if name in existing and known.get(name) == digest:
+            continue
+        if name in existing:
+            select = create[create.index(" AS\n") + 4:]
+            log.info("updating flattening view %s (redaction or schema changed)", name)
+            client.command(f"ALTER TABLE {name} MODIFY QUERY {select}")
+        else:
+            client.command(create)
+        client.insert("vigil_view_versions", [[name, digest]], column_names=["name", "sql_hash"])
+        touched.append(name)
+    return touched
 
 
 _TTL_TABLES = {

@@ -164,4 +164,7 @@ def test_message_text() -> None:
         "1 record(s) with a malformed trace/span id or an out-of-range timestamp"
     )
     both = Inspection(records=5, rejected=3, too_old=2, bad_ids=1).message(7)
-    assert both == "2 record(s) older than the 7-day retention window; 1 record(s) with a malformed trace/span id or an out-of-range timestamp"
+    assert both == (
+        "2 record(s) older than the 7-day retention window; "
+        "1 record(s) with a malformed trace/span id or an out-of-range timestamp"
+    )
