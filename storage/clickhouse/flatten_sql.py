@@ -57,9 +57,12 @@ def is_text(v: str) -> str:
 def attrs_map(kvs: str, r: Redaction) -> str:
     """``Map(String, String)`` from an ``Array(KeyValue)`` expression, redacted and limited."""
     limited = f"arraySlice({kvs}, 1, {int(r.max_attributes)})"
+    keys = f"arrayMap(x -> tupleElement(x, 'key'), {limited})"
+    raw = f"arrayMap(x -> {any_str(te('x', 'value'))}, {limited})"
+    txt = f"arrayMap(x -> {is_text(te('x', 'value'))}, {limited})"
     return (
-        f"mapFilter((k, v) -> {r.keep_key('k')}, mapFromArrays(arrayMap(x -> tupleElement(x, 'key'), {limited}), "
-        f"arrayMap(x -> {r.value(te('x', 'key'), any_str(te('x', 'value')), is_text(te('x', 'value')))}, {limited})))"
+        f"mapFilter((k, v) -> {r.keep_key('k')}, mapFromArrays({keys}, "
+        f"arrayMap((k, v, t) -> {r.value('k', 'v', 't')}, {keys}, {raw}, {txt})))"
     )
 
 
@@ -79,7 +82,9 @@ def row_attrs(
     parts = flat + [f"arrayFlatten(arrayMap(z -> tupleElement(z, '{fld}'), {items}))" for items, fld in nested]
     with_clause = (
         f"arrayConcat({', '.join(parts)}) AS _kvs, arrayMap(x -> tupleElement(x, 'key'), _kvs) AS _k, "
-        f"arrayMap((k, x) -> {r.value('k', any_str(te('x', 'value')), is_text(te('x', 'value')))}, _k, _kvs) AS _v"
+        f"arrayMap(x -> {any_str(te('x', 'value'))}, _kvs) AS _raw, "
+        f"arrayMap(x -> {is_text(te('x', 'value'))}, _kvs) AS _txt, "
+        f"arrayMap((k, v, t) -> {r.value('k', 'v', 't')}, _k, _raw, _txt) AS _v"
     )
     cap = int(r.max_attributes)
 
