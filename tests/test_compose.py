@@ -17,7 +17,9 @@ COMPOSE_PATH = ROOT / "compose.yaml"
 
 CH_NODES = ("clickhouse-1", "clickhouse-2")
 KEEPER = "clickhouse-keeper"
-VIGIL_ROLES = {"vigil-receiver": "receiver", "vigil-query": "query", "vigil-alerts": "alerts"}
+VIGIL_ROLES = {"vigil-receiver": "receiver", "vigil-query": "query"}
+# Not implemented yet (no alerts role, no Redis use); fail if compose.yaml advertises them again.
+UNIMPLEMENTED_SERVICES = {"vigil-alerts", "redis"}
 PORT_RE = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}:)?\d{1,5}:\d{1,5}(/(tcp|udp))?$")
 
 
@@ -98,8 +100,21 @@ def healthcheck_cmd(service: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- structure
 def test_expected_services(services: dict[str, Any]) -> None:
-    expected = {*CH_NODES, KEEPER, "postgres", "redis", *VIGIL_ROLES}
-    assert expected <= set(services), f"missing: {expected - set(services)}"
+    expected = {*CH_NODES, KEEPER, "postgres", *VIGIL_ROLES}
+    assert set(services) == expected, f"missing: {expected - set(services)}, extra: {set(services) - expected}"
+    assert not UNIMPLEMENTED_SERVICES & set(services)
+
+
+def test_no_redis_or_alerts_references(compose: dict[str, Any]) -> None:
+    assert "redis-data" not in (compose.get("volumes") or {})
+    for name, svc in compose["services"].items():
+        assert not UNIMPLEMENTED_SERVICES & set(depends_on(svc)), f"{name}: depends on {depends_on(svc)}"
+        env = svc.get("environment") or {}
+        keys = env if isinstance(env, dict) else [str(e).split("=", 1)[0] for e in env]
+        assert "VIGIL_REDIS_URL" not in keys, name
+        cmd = svc.get("command") or []
+        cmd = cmd if isinstance(cmd, str) else " ".join(cmd)
+        assert "--role alerts" not in cmd, name
 
 
 def test_every_service_has_pinned_image_and_no_build(services: dict[str, Any]) -> None:
@@ -112,7 +127,6 @@ def test_every_service_has_pinned_image_and_no_build(services: dict[str, Any]) -
         assert services[node]["image"].startswith("clickhouse/clickhouse-server:")
     assert services[KEEPER]["image"].startswith("clickhouse/clickhouse-keeper:")
     assert services["postgres"]["image"] == "postgres:17"
-    assert services["redis"]["image"] == "redis:7-alpine"
 
 
 def test_healthchecks(services: dict[str, Any]) -> None:
@@ -121,7 +135,6 @@ def test_healthchecks(services: dict[str, Any]) -> None:
         assert "8123/ping" in cmd or "SELECT 1" in cmd, cmd
     assert "/ready" in healthcheck_cmd(services[KEEPER]) or "ruok" in healthcheck_cmd(services[KEEPER])
     assert "pg_isready" in healthcheck_cmd(services["postgres"])
-    assert "redis-cli" in healthcheck_cmd(services["redis"]) and "ping" in healthcheck_cmd(services["redis"])
 
 
 def test_depends_on_targets_exist_and_are_healthchecked(services: dict[str, Any]) -> None:
@@ -133,7 +146,7 @@ def test_depends_on_targets_exist_and_are_healthchecked(services: dict[str, Any]
                 assert "healthcheck" in services[target], f"{name} waits on {target} (no healthcheck)"
     for name in VIGIL_ROLES:
         deps = depends_on(services[name])
-        for target in (*CH_NODES, "postgres", "redis"):
+        for target in (*CH_NODES, "postgres"):
             assert deps.get(target, {}).get("condition") == "service_healthy", f"{name} -> {target}"
     for node in CH_NODES:
         assert depends_on(services[node])[KEEPER]["condition"] == "service_healthy"
@@ -200,7 +213,6 @@ def test_vigil_environment_points_at_cluster(services: dict[str, Any]) -> None:
         user, _, pw = pg.netloc.rsplit("@", 1)[0].partition(":")
         assert (user, pw) == (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"])
         assert pg_env["POSTGRES_DB"] == "vigil"
-        assert env["VIGIL_REDIS_URL"] == "redis://redis:6379/0"
 
 
 # ----------------------------------------------------------------------------- clickhouse

@@ -68,7 +68,7 @@ class Vigil:
         self.metadata = MetadataStore(url)
         self.metadata.migrate(__version__)
         admin = connect(cfg.columnar_dsn)
-        migrate(admin, self.retention, load_redaction(cfg.redaction_file))
+        migrate(admin, self.retention, load_redaction(cfg.redaction_file), cfg.clickhouse_cluster)
         admin.close()
         dsn = cfg.columnar_dsn
         self.writer = GroupCommitWriter(
@@ -131,28 +131,33 @@ class Vigil:
                 loop.add_signal_handler(sig, self.request_stop)
         await asyncio.to_thread(self.open_stores)
         assert self.writer and self.reader
-        self.writer.start()
-        retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
-                     "metrics": cfg.retention_metrics_days}
-        handler = IngestHandler(self.writer, retention, self.selfmetrics)
-        auth = Authenticator(load_tokens(cfg.auth_tokens, cfg.auth_tokens_file))
-        cors = CorsPolicy(cfg.cors_allowed_origins.split(","))
-        grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes, auth)
-        await grpc_server.start()
+        ingest = cfg.role in ("all", "receiver")
         servers = [
-            _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes, auth, cors), host=cfg.host,
-                                   port=cfg.otlp_http_port, log_level="warning", access_log=False,
-                                   lifespan="off", timeout_keep_alive=30)),
             _Server(uvicorn.Config(build_app(self.reader, self.health, self.selfmetrics.exposition),
-                                   host=cfg.host, port=cfg.port,
-                                   log_level="warning", access_log=False)),
+                                   host=cfg.host, port=cfg.port, log_level="warning", access_log=False)),
         ]
+        grpc_server = None
+        if ingest:
+            self.writer.start()
+            retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
+                         "metrics": cfg.retention_metrics_days}
+            handler = IngestHandler(self.writer, retention, self.selfmetrics)
+            auth = Authenticator(load_tokens(cfg.auth_tokens, cfg.auth_tokens_file))
+            cors = CorsPolicy(cfg.cors_allowed_origins.split(","))
+            grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes, auth)
+            await grpc_server.start()
+            servers.append(
+                _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes, auth, cors), host=cfg.host,
+                                       port=cfg.otlp_http_port, log_level="warning", access_log=False,
+                                       lifespan="off", timeout_keep_alive=30)))
+            if cfg.host not in ("127.0.0.1", "localhost", "::1") and not auth.enabled:
+                log.warning("!!! OTLP ingest is listening on %s WITHOUT authentication: anyone who can reach "
+                            "this host can write telemetry. Set VIGIL_AUTH_TOKENS or bind to 127.0.0.1. !!!",
+                            cfg.host)
+            log.info("OTLP gRPC %s:%s, OTLP HTTP %s:%s", cfg.host, cfg.otlp_grpc_port, cfg.host, cfg.otlp_http_port)
         tasks = [asyncio.create_task(s.serve()) for s in servers]
-        if cfg.host not in ("127.0.0.1", "localhost", "::1") and not auth.enabled:
-            log.warning("!!! OTLP ingest is listening on %s WITHOUT authentication: anyone who can reach this "
-                        "host can write telemetry. Set VIGIL_AUTH_TOKENS or bind to 127.0.0.1. !!!", cfg.host)
-        log.info("Vigil %s: OTLP gRPC %s:%s, OTLP HTTP %s:%s, API http://%s:%s (data: %s)", __version__,
-                 cfg.host, cfg.otlp_grpc_port, cfg.host, cfg.otlp_http_port, cfg.host, cfg.port, cfg.data_path)
+        log.info("Vigil %s (role %s): API http://%s:%s (data: %s)", __version__, cfg.role, cfg.host, cfg.port,
+                 cfg.data_path)
         stop = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
@@ -168,7 +173,8 @@ class Vigil:
         log.info("shutting down: draining in-flight requests (timeout %.0fs)", timeout)
         for s in servers:
             s.should_exit = True
-        drain = asyncio.gather(grpc_server.stop(grace=timeout), *tasks, return_exceptions=True)
+        stopping = [grpc_server.stop(grace=timeout)] if grpc_server is not None else []
+        drain = asyncio.gather(*stopping, *tasks, return_exceptions=True)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(drain, timeout)
         if self.writer:

@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--port", type=int, help="query API port (default 3001)")
             s.add_argument("--otlp-grpc-port", dest="otlp_grpc_port", type=int)
             s.add_argument("--otlp-http-port", dest="otlp_http_port", type=int)
+            s.add_argument("--role", choices=["all", "receiver", "query"], help="which listeners to run (default all)")
     return p
 
 

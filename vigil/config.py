@@ -36,6 +36,11 @@ class Config:
     """Embedded stores live here: ``chdb/`` (columnar) and ``pg/`` (PostgreSQL)."""
     clickhouse_url: str = ""
     """Columnar DSN. Empty → ``chdb:///<data_dir>/chdb``; else ``http(s)://user:pass@host:8123/db``."""
+    clickhouse_cluster: str = ""
+    """ClickHouse cluster name for ``ON CLUSTER`` DDL and Replicated engines (empty = single node)."""
+    role: str = "all"
+    """``all`` (everything in one process), ``receiver`` (OTLP ingest; the API port serves health,
+    metrics and queries too) or ``query`` (API only, no OTLP listeners and no writer)."""
     postgres_url: str = ""
     """Metadata store. Empty → embedded PostgreSQL under ``<data_dir>/pg``."""
     retention_traces_days: int = 30
@@ -90,6 +95,10 @@ class Config:
         for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
             if not 0 <= getattr(self, name) <= MAX_RETENTION_DAYS:
                 problems.append(f"{name} must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
+        if self.role not in ("all", "receiver", "query"):
+            problems.append(f"role={self.role!r}: use all, receiver or query")
+        if self.clickhouse_cluster and not self.clickhouse_url:
+            problems.append("clickhouse_cluster needs clickhouse_url (a ClickHouse server)")
         if self.max_inflight_bytes < self.max_request_bytes:
             problems.append("max_inflight_bytes must be >= max_request_bytes")
         if self.clickhouse_url and not self.clickhouse_url.startswith(("http://", "https://", "chdb:")):

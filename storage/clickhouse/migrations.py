@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from storage.clickhouse import ddl
+from storage.clickhouse.cluster import on_cluster
 from storage.clickhouse.redaction import Redaction
 
 log = logging.getLogger(__name__)
@@ -60,26 +61,29 @@ CREATE TABLE IF NOT EXISTS vigil_schema_migrations (
 """
 
 
-def applied_versions(client: Client) -> set[int]:
-    client.command(LEDGER)
+def applied_versions(client: Client, cluster: str = "") -> set[int]:
+    client.command(on_cluster(LEDGER, cluster))
     return {int(r[0]) for r in client.query("SELECT version FROM vigil_schema_migrations").result_rows}
 
 
-def migrate(client: Client, retention: Retention, redaction: Redaction | None = None) -> list[int]:
+def migrate(
+    client: Client, retention: Retention, redaction: Redaction | None = None, cluster: str = ""
+) -> list[int]:
     """Apply pending migrations in order, reconcile retention and the flattening views; return the
-    migration versions applied now."""
-    done = applied_versions(client)
+    migration versions applied now. ``cluster`` names a ClickHouse cluster for ``ON CLUSTER`` DDL
+    and replicated engines (see ``storage.clickhouse.cluster``)."""
+    done = applied_versions(client, cluster)
     applied = []
     for version, name, build in MIGRATIONS:
         if version in done:
             continue
         log.info("columnar migration %s: %s", version, name)
         for stmt in build(retention):
-            client.command(stmt)
+            client.command(on_cluster(stmt, cluster))
         client.insert("vigil_schema_migrations", [[version, name]], column_names=["version", "name"])
         applied.append(version)
-    reconcile_retention(client, retention)
-    sync_views(client, redaction or Redaction())
+    reconcile_retention(client, retention, cluster)
+    sync_views(client, redaction or Redaction(), cluster)
     return applied
 
 
@@ -97,9 +101,9 @@ def view_statements(redaction: Redaction) -> dict[str, str]:
     return views
 
 
-def sync_views(client: Client, redaction: Redaction) -> list[str]:
+def sync_views(client: Client, redaction: Redaction, cluster: str = "") -> list[str]:
     """Create missing flattening views and replace those whose SQL changed; return the names touched."""
-    client.command(VIEWS_LEDGER)
+    client.command(on_cluster(VIEWS_LEDGER, cluster))
     rows = client.query("SELECT name, argMax(sql_hash, updated_at) FROM vigil_view_versions GROUP BY name")
     known = {r[0]: r[1] for r in rows.result_rows}
     existing = {
@@ -115,9 +119,9 @@ def sync_views(client: Client, redaction: Redaction) -> list[str]:
         if name in existing:
             select = create[create.index(" AS\n") + 4:]
             log.info("updating flattening view %s (redaction or schema changed)", name)
-            client.command(f"ALTER TABLE {name} MODIFY QUERY {select}")
+            client.command(on_cluster(f"ALTER TABLE {name} MODIFY QUERY {select}", cluster))
         else:
-            client.command(create)
+            client.command(on_cluster(create, cluster))
         client.insert("vigil_view_versions", [[name, digest]], column_names=["name", "sql_hash"])
         touched.append(name)
     return touched
@@ -131,7 +135,7 @@ _TTL_TABLES = {
 }
 
 
-def reconcile_retention(client: Client, retention: Retention) -> None:
+def reconcile_retention(client: Client, retention: Retention, cluster: str = "") -> None:
     """Make each table's TTL match ``retention`` (no-op when it already does)."""
     rows = client.query(
         "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"
@@ -144,6 +148,6 @@ def reconcile_retention(client: Client, retention: Retention) -> None:
         has_ttl = " TTL " in current[table]
         wanted = f"toIntervalDay({days})"
         if days > 0 and wanted not in current[table]:
-            client.command(f"ALTER TABLE {table} MODIFY TTL {expr} + toIntervalDay({days})")
+            client.command(on_cluster(f"ALTER TABLE {table} MODIFY TTL {expr} + toIntervalDay({days})", cluster))
         elif days <= 0 and has_ttl:
-            client.command(f"ALTER TABLE {table} REMOVE TTL")
+            client.command(on_cluster(f"ALTER TABLE {table} REMOVE TTL", cluster))

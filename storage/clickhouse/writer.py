@@ -51,7 +51,7 @@ _CODE = re.compile(r"Code: (\d+)")
 
 def is_data_error(exc: BaseException) -> bool:
     match = _CODE.search(str(exc))
-    return bool(match) and int(match.group(1)) in DATA_ERROR_CODES
+    return match is not None and int(match.group(1)) in DATA_ERROR_CODES
 
 
 @dataclass
