@@ -125,9 +125,19 @@ def _resource_key_absent(reader: TelemetryReader, tr: TimeRange) -> Callable[[st
     return skip
 
 
+def _windows(tr: TimeRange) -> list[TimeRange]:
+    """Newest-first search windows ending at ``tr.end``: 1/96, 1/24, 1/4 of the range, then all of it.
+    A selective or recent match is found after scanning a sliver; a rare one costs one extra full
+    scan at most (each step's bloom filters skip most granules)."""
+    span = tr.end_ns - tr.start_ns
+    fractions = (96, 24, 4) if span > 900 * 1_000_000_000 else ()
+    return [TimeRange(tr.end_ns - span // f, tr.end_ns) for f in fractions] + [tr]
+
+
 def search_traces(reader: TelemetryReader, q: TraceQuery, tr: TimeRange) -> dict[str, Any]:
-    """Traces with at least one span matching every filter, newest first (two statements: the
-    matching trace ids, then whole-trace summaries for just those ids)."""
+    """Traces with at least one span matching every filter, newest first. Statements: the newest
+    matching trace ids (over growing windows until ``limit`` are found), their exact time bounds from
+    ``otel_traces_trace_id_ts``, then whole-trace summaries for just those ids and bounds."""
     if not 1 <= q.limit <= 1000:
         raise BadRequest("limit must be between 1 and 1000")
     params: dict[str, Any] = dict(tr.params)
@@ -154,15 +164,23 @@ def search_traces(reader: TelemetryReader, q: TraceQuery, tr: TimeRange) -> dict
         conds += attr_conditions(attrs, ("SpanAttributes", "ResourceAttributes"), params,
                                  _resource_key_absent(reader, tr))
     params["limit"] = q.limit
-    matched = reader.rows(
-        f"""SELECT TraceId, toUnixTimestamp64Nano(min(Timestamp)) AS first_ns FROM otel_traces
-            WHERE {' AND '.join(conds)} AND TraceId != ''
-            GROUP BY TraceId ORDER BY first_ns DESC LIMIT {{limit:UInt32}}""",
-        params,
-    )
+    matched: list[dict[str, Any]] = []
+    for window in _windows(tr):
+        matched = reader.rows(
+            f"""SELECT TraceId, toUnixTimestamp64Nano(min(Timestamp)) AS first_ns FROM otel_traces
+                WHERE {' AND '.join(conds)} AND TraceId != ''
+                GROUP BY TraceId ORDER BY first_ns DESC LIMIT {{limit:UInt32}}""",
+            {**params, **window.params},
+        )
+        if len(matched) >= q.limit:
+            break
     if not matched:
         return {"traces": []}
-    firsts = [int(r["first_ns"]) for r in matched]
+    ids = [r["TraceId"] for r in matched]
+    bounds = reader.rows(
+        "SELECT min(Start) AS lo, max(End) AS hi FROM otel_traces_trace_id_ts WHERE TraceId IN {ids:Array(String)}",
+        {"ids": ids},
+    )
     rows = reader.rows(
         """SELECT TraceId,
                   argMin(ServiceName, (ParentSpanId != '', Timestamp)) AS root_service,
@@ -174,11 +192,10 @@ def search_traces(reader: TelemetryReader, q: TraceQuery, tr: TimeRange) -> dict
                   arraySort(groupUniqArray(ServiceName)) AS services
            FROM otel_traces
            WHERE TraceId IN {ids:Array(String)}
-             AND toDateTime(Timestamp) >= toDateTime(intDiv({lo:Int64}, 1000000000)) - 3600
-             AND toDateTime(Timestamp) <= toDateTime(intDiv({hi:Int64}, 1000000000)) + 3600
+             AND toDateTime(Timestamp) >= {lo:DateTime} AND toDateTime(Timestamp) <= {hi:DateTime}
            GROUP BY TraceId
            ORDER BY start_ns DESC""",
-        {"ids": [r["TraceId"] for r in matched], "lo": min(firsts), "hi": max(max(firsts), tr.end_ns)},
+        {"ids": ids, "lo": bounds[0]["lo"], "hi": bounds[0]["hi"]},
     )
     return {
         "traces": [
