@@ -53,10 +53,21 @@ def _method(handler: IngestHandler, signal: Signal, auth: Authenticator) -> grpc
 
 
 def build_server(
-    handler: IngestHandler, host: str, port: int, max_request_bytes: int, auth: Authenticator | None = None
+    handler: IngestHandler,
+    host: str,
+    port: int,
+    max_request_bytes: int,
+    auth: Authenticator | None = None,
+    max_concurrent_rpcs: int = 1024,
 ) -> grpc.aio.Server:
-    """A started-later ``grpc.aio.Server`` bound to ``host:port`` serving the three OTLP services."""
+    """A started-later ``grpc.aio.Server`` bound to ``host:port`` serving the three OTLP services.
+
+    gRPC receives a whole message before the handler runs, so admission control (retryable
+    RESOURCE_EXHAUSTED with RetryInfo) refuses it right after receipt, before decoding.
+    ``max_concurrent_rpcs`` is only a backstop against memory exhaustion by very many concurrent
+    RPCs: beyond it grpcio itself answers RESOURCE_EXHAUSTED (without RetryInfo)."""
     server = grpc.aio.server(
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", max_request_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),

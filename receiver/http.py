@@ -76,8 +76,8 @@ class OtlpHttpApp:
             media = decode.media_type(headers.get("content-type"))
             encoding = headers.get("content-encoding")
             declared = headers.get("content-length", "")
-            if declared.isdigit():
-                self._handler.admit(int(declared))
+            # Without a length (chunked), admission assumes the largest allowed body.
+            self._handler.admit(min(int(declared), self._limit) if declared.isdigit() else self._limit)
             wire_limit = self._limit if encoding in (None, "", "identity") else max(self._limit, 1 << 20)
             body = await _read_body(receive, wire_limit)
             data = decode.decompress(body, encoding, self._limit)

@@ -149,7 +149,7 @@ class Vigil:
             servers.append(
                 _Server(uvicorn.Config(OtlpHttpApp(handler, cfg.max_request_bytes, auth, cors), host=cfg.host,
                                        port=cfg.otlp_http_port, log_level="warning", access_log=False,
-                                       lifespan="off", timeout_keep_alive=30)))
+                                       lifespan="off", timeout_keep_alive=30, limit_concurrency=1024)))
             if cfg.host not in ("127.0.0.1", "localhost", "::1") and not auth.enabled:
                 log.warning("!!! OTLP ingest is listening on %s WITHOUT authentication: anyone who can reach "
                             "this host can write telemetry. Set VIGIL_AUTH_TOKENS or bind to 127.0.0.1. !!!",
