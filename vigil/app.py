@@ -107,8 +107,10 @@ class Vigil:
         components["metadata"]["backend"] = "external" if self.cfg.postgres_url else "embedded"
         if self.writer:
             s = self.writer.stats
+            failing = s.last_failure > s.last_success
             components["ingest"] = {
-                "status": "ok",
+                "status": "error" if failing else "ok",
+                **({"error": f"last batch failed: {s.last_error}"} if failing else {}),
                 "batches": s.batches,
                 "rows": s.rows,
                 "mean_flush_ms": round(s.flush_seconds_total / s.batches * 1000, 1) if s.batches else None,

@@ -74,6 +74,9 @@ class WriterStats:
     flush_seconds_total: float = 0.0
     inflight_bytes_now: int = 0
     queued_requests_now: int = 0
+    last_success: float = 0.0  # time.monotonic() of the last committed batch
+    last_failure: float = 0.0  # … and of the last batch the store failed (not data errors)
+    last_error: str = ""
 
 
 class GroupCommitWriter:
@@ -202,6 +205,7 @@ class GroupCommitWriter:
                 log.warning("flush of %d %s requests failed: %s", len(batch), signal, exc)
                 client = None
                 err = exc if isinstance(exc, WriteError) else StoreUnavailable(str(exc))
+                self.stats.last_failure, self.stats.last_error = time.monotonic(), str(exc)[:300]
                 self._observer.failed(signal, len(batch), "unavailable")
                 for p in batch:
                     self._settle(p, err)
@@ -235,6 +239,7 @@ class GroupCommitWriter:
         self.stats.batches += 1
         self.stats.rows += sum(p.rows for p in batch)
         elapsed = time.monotonic() - started
+        self.stats.last_success = time.monotonic()
         self.stats.flush_seconds_total += elapsed
         self._observer.flushed(signal, len(batch), sum(p.rows for p in batch), elapsed)
         for p in batch:
