@@ -107,7 +107,8 @@ class Vigil:
         components["metadata"]["backend"] = "external" if self.cfg.postgres_url else "embedded"
         if self.writer:
             s = self.writer.stats
-            failing = s.last_failure > s.last_success
+            # Degraded while the latest batch failed, for 30 s (no traffic → no new evidence either way).
+            failing = s.last_failure > s.last_success and time.monotonic() - s.last_failure < 30
             components["ingest"] = {
                 "status": "error" if failing else "ok",
                 **({"error": f"last batch failed: {s.last_error}"} if failing else {}),
