@@ -2,9 +2,10 @@
 
 Tokens come from config as ``token`` or ``token=tenant`` entries. ``Authenticator.authenticate``
 takes the ``Authorization`` header (HTTP) or metadata value (gRPC) and returns the token's tenant
-label ('' when none) or raises :class:`Unauthenticated`. Every configured token is compared with
-``hmac.compare_digest`` (no early exit), so timing does not reveal which prefix matched. With no
-tokens configured authentication is off and every request is accepted with tenant ''.
+label ('' when none; None when authentication is off) or raises :class:`Unauthenticated`. Every
+configured token is compared with ``hmac.compare_digest`` (no early exit), so timing does not
+reveal which prefix matched. With no tokens configured authentication is off and every request is
+accepted (tenant None).
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ class Authenticator:
     def enabled(self) -> bool:
         return bool(self._tokens)
 
-    def authenticate(self, authorization: str | None) -> str:
+    def authenticate(self, authorization: str | None) -> str | None:
+        """The token's tenant label ('' for a token without one); None when authentication is off."""
         if not self._tokens:
-            return ""
+            return None
         scheme, _, presented = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise Unauthenticated("missing bearer token")

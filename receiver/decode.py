@@ -111,7 +111,7 @@ def parse_json(cls: type[Message], data: bytes) -> Message:
     _hex_ids_to_base64(doc)
     try:
         return json_format.ParseDict(doc, cls(), ignore_unknown_fields=True, max_recursion_depth=64)
-    except (json_format.ParseError, binascii.Error, RecursionError, ValueError, TypeError) as exc:
+    except (json_format.ParseError, binascii.Error, RecursionError, ValueError, TypeError, OverflowError) as exc:
         raise DecodeError(f"invalid OTLP/JSON {cls.DESCRIPTOR.name}: {exc}") from exc
 
 

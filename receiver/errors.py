@@ -26,8 +26,11 @@ class Failure:
 
 
 def classify(exc: BaseException) -> Failure:
-    if isinstance(exc, DecodeError | RejectedPayload):
+    if isinstance(exc, DecodeError):
         return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), reason="malformed")
+    if isinstance(exc, RejectedPayload):  # the store's own text stays in the server log
+        return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, "the store refused this request's data",
+                       reason="malformed")
     if isinstance(exc, Unauthenticated):
         return Failure(401, grpc.StatusCode.UNAUTHENTICATED, str(exc), reason="unauthenticated")
     if isinstance(exc, TooLarge):
@@ -37,5 +40,6 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, Overloaded):
         return Failure(429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after, reason="overloaded")
     if isinstance(exc, StoreUnavailable):
-        return Failure(503, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}", 5.0, reason="store_unavailable")
+        return Failure(503, grpc.StatusCode.UNAVAILABLE, "storage unavailable; retry later", 5.0,
+                       reason="store_unavailable")
     return Failure(503, grpc.StatusCode.UNAVAILABLE, "internal error; retry later", 5.0, reason="internal")

@@ -24,14 +24,16 @@ from receiver.signals import BY_NAME, Signal, response
 log = logging.getLogger(__name__)
 
 
-def _method(handler: IngestHandler, signal: Signal, auth: Authenticator) -> grpc.RpcMethodHandler:
+def _method(handler: IngestHandler, signal: Signal, auth: Authenticator, limit: int) -> grpc.RpcMethodHandler:
     async def export(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
         try:
             metadata = dict(context.invocation_metadata() or ())
             tenant = auth.authenticate(metadata.get("authorization"))
+            if len(raw) > limit:
+                raise decode.TooLarge(f"request of {len(raw)} bytes exceeds the limit of {limit} bytes")
             handler.admit(len(raw))
             request = decode.parse_protobuf(signal.request, raw)
-            rejected, message = await handler.export(signal, request, raw, tenant)
+            rejected, message = await handler.export(signal, request, tenant)
             return response(signal, rejected, message)
         except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
             failure = classify(exc)
@@ -69,13 +71,18 @@ def build_server(
     server = grpc.aio.server(
         maximum_concurrent_rpcs=max_concurrent_rpcs,
         options=[
-            ("grpc.max_receive_message_length", max_request_bytes),
+            # grpcio refuses larger messages itself (uncounted); up to twice the limit they reach
+            # the handler, which refuses them with the same answer and counts them.
+            ("grpc.max_receive_message_length", 2 * max_request_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
         ]
     )
+    authenticator = auth or Authenticator({})
     handlers = [
-        grpc.method_handlers_generic_handler(s.grpc_service, {"Export": _method(handler, s, auth or Authenticator({}))})
+        grpc.method_handlers_generic_handler(
+            s.grpc_service, {"Export": _method(handler, s, authenticator, max_request_bytes)}
+        )
         for s in BY_NAME.values()
     ]
     server.add_generic_rpc_handlers(handlers)

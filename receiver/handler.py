@@ -1,9 +1,11 @@
 """The one ingest handler shared by OTLP/gRPC and OTLP/HTTP (protobuf and JSON).
 
-``IngestHandler.export(signal, request, raw)`` validates a decoded request, writes it through the
-``TelemetryWriter`` and returns ``(rejected, message)`` for ``partial_success``. ``raw`` is the
-original protobuf encoding when the caller has it (saves a re-serialisation); it is ignored when
-validation pruned records. Writer errors propagate to the transport's error mapping.
+``IngestHandler.export(signal, request, tenant)`` validates a decoded request, writes it through the
+``TelemetryWriter`` and returns ``(rejected, message)`` for ``partial_success``. What is written is
+always upb's canonical re-encoding of what upb decoded, with unknown fields discarded — never the
+sender's bytes: ClickHouse's protobuf reader does not follow every protobuf decoding rule (repeated
+scalar fields, over-long varints, wire-type mismatches), and the store must see exactly what was
+validated. Writer errors propagate to the transport's error mapping.
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ class IngestHandler:
         if not self._writer.has_capacity(nbytes):
             raise Overloaded()
 
-    async def export(self, signal: Signal, request: Any, raw: bytes | None, tenant: str = "") -> tuple[int, str]:
+    async def export(self, signal: Signal, request: Any, tenant: str | None = None) -> tuple[int, str]:
+        """``tenant``: None when authentication is off (payload left as is); otherwise the token's
+        label, stamped on every resource ('' removes any ``vigil.tenant`` the payload claims)."""
         result = INSPECTORS[signal.name](request, self._cutoff_ns(signal.name))
-        if tenant:
+        if tenant is not None:
             _stamp_tenant(request, tenant)
-        if result.rejected or raw is None or tenant:
-            raw = request.SerializeToString()
+        request.DiscardUnknownFields()
+        raw = request.SerializeToString()
         if result.accepted:
             await self._writer.write(signal.name, raw, result.accepted)
         self.counters.accepted[signal.name] += result.accepted
@@ -63,7 +67,8 @@ class IngestHandler:
 
 
 def _stamp_tenant(request: Any, tenant: str) -> None:
-    """Set the tenant resource attribute on every resource, replacing any value the payload carried."""
+    """Set the tenant resource attribute on every resource, replacing any value the payload carried
+    ('' only removes it)."""
     for name in ("resource_spans", "resource_metrics", "resource_logs"):
         if not request.DESCRIPTOR.fields_by_name.get(name):
             continue
@@ -73,6 +78,8 @@ def _stamp_tenant(request: Any, tenant: str) -> None:
             if len(keep) != len(attrs):
                 del attrs[:]
                 attrs.extend(keep)
+            if not tenant:
+                continue
             kv = attrs.add()
             kv.key = TENANT_ATTRIBUTE
             kv.value.string_value = tenant

@@ -82,10 +82,10 @@ class OtlpHttpApp:
             body = await _read_body(receive, wire_limit)
             data = decode.decompress(body, encoding, self._limit)
             if media == decode.PROTOBUF:
-                request, raw = decode.parse_protobuf(signal.request, data), data
+                request = decode.parse_protobuf(signal.request, data)
             else:
-                request, raw = decode.parse_json(signal.request, data), None
-            rejected, message = await self._handler.export(signal, request, raw, tenant)
+                request = decode.parse_json(signal.request, data)
+            rejected, message = await self._handler.export(signal, request, tenant)
         except Exception as exc:  # noqa: BLE001 - every failure gets an OTLP answer
             failure = classify(exc)
             self._handler.observer.refused_request(signal.name, failure.reason)
@@ -103,6 +103,8 @@ class OtlpHttpApp:
     ) -> None:
         status = status_pb2.Status(code=failure.grpc_code.value[0], message=failure.message)
         headers = list(extra or [])
+        if failure.http_status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="vigil-otlp"'))
         if failure.retry_after is not None:
             headers.append((b"retry-after", str(math.ceil(failure.retry_after)).encode()))
         if as_json:

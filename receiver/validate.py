@@ -34,16 +34,26 @@ class Inspection:
         return "; ".join(parts)
 
 
-MAX_NS = 2**63 - 1  # DateTime64(9) ends in 2262; larger fixed64 values cannot be stored
+MAX_NS = 4_294_967_295 * 1_000_000_000
+"""The last instant every time column can hold: ``otel_traces_trace_id_ts`` and ``otel_logs.TimestampTime``
+are 32-bit ``DateTime`` (2106-02-07); later records could be stored but never found again."""
+
+_ZERO_TRACE, _ZERO_SPAN = bytes(16), bytes(8)
 
 
 def _bad_ids(trace_id: bytes, span_id: bytes) -> bool:
-    return len(trace_id) not in (0, 16) or len(span_id) not in (0, 8)
+    """Optional ids (logs, links): empty, or the right length and not all zeros."""
+    return (len(trace_id) not in (0, 16) or len(span_id) not in (0, 8)
+            or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN)
 
 
 def _bad_span(s: Any) -> bool:
+    """Spans need a valid trace and span id (trace.proto: required, all-zero is invalid)."""
     return (
-        _bad_ids(s.trace_id, s.span_id)
+        len(s.trace_id) != 16
+        or len(s.span_id) != 8
+        or s.trace_id == _ZERO_TRACE
+        or s.span_id == _ZERO_SPAN
         or len(s.parent_span_id) not in (0, 8)
         or s.start_time_unix_nano > MAX_NS
         or s.end_time_unix_nano > MAX_NS

@@ -45,7 +45,7 @@ SIGNALS = tuple(ddl.STAGING)
 # read-only, memory limit, missing table, connection loss — means "the store is not able right now"
 # and is answered as retryable. Requests are validated with upb before batching, so data errors
 # here are rare by construction.
-DATA_ERROR_CODES = frozenset({6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 128, 131, 321, 407, 444})
+DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 33, 36, 38, 41, 53, 69, 70, 72, 117, 128, 131, 321, 407, 436, 444})
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -226,15 +226,21 @@ class GroupCommitWriter:
             raise StoreUnavailable(str(exc)) from exc
         except DatabaseError as exc:
             self.stats.failures += 1
+            if len(batch) > 1:
+                # Whatever the cause, isolate it: each request is retried alone, so one bad payload
+                # never fails the others (a store that is really down fails each one fast).
+                log.warning("batch of %d %s requests failed (%s); retrying one by one", len(batch), signal, exc)
+                for p in batch:
+                    try:
+                        self._flush(client, signal, [p])
+                    except WriteError as one:
+                        self._settle(p, one)
+                return
             if not is_data_error(exc):
                 raise StoreUnavailable(str(exc)) from exc
-            if len(batch) == 1:
-                self._observer.failed(signal, 1, "rejected")
-                self._settle(batch[0], RejectedPayload(str(exc)))
-                return
-            log.warning("batch of %d %s requests refused (%s); retrying one by one", len(batch), signal, exc)
-            for p in batch:
-                self._flush(client, signal, [p])
+            log.warning("%s request refused by the store: %s", signal, exc)
+            self._observer.failed(signal, 1, "rejected")
+            self._settle(batch[0], RejectedPayload(str(exc)))
             return
         self.stats.batches += 1
         self.stats.rows += sum(p.rows for p in batch)

@@ -58,10 +58,13 @@ def test_trace_malformed_ids(field: str, value: bytes) -> None:
     assert len(req.resource_spans[0].scope_spans[0].spans) == 0
 
 
-def test_trace_empty_ids_are_allowed() -> None:
+def test_trace_empty_or_zero_ids_are_rejected() -> None:
+    # trace.proto: trace_id and span_id are required; empty and all-zero ids are invalid
     req = span_request(CUTOFF + 1, trace_id=b"")
-    req.resource_spans[0].scope_spans[0].spans[0].span_id = b""
-    assert inspect_traces(req, CUTOFF) == Inspection(records=1)
+    assert inspect_traces(req, CUTOFF) == Inspection(records=1, rejected=1, bad_ids=1)
+    req = span_request(CUTOFF + 1)
+    req.resource_spans[0].scope_spans[0].spans[0].span_id = bytes(8)
+    assert inspect_traces(req, CUTOFF) == Inspection(records=1, rejected=1, bad_ids=1)
 
 
 def test_too_old_wins_over_bad_id_and_each_record_counts_once() -> None:
