@@ -9,8 +9,8 @@ point) — keys match case-insensitively, ``*`` is a wildcard:
 * ``hash_keys``: the value becomes the hex SHA-256 of the value.
 * ``db_statement_keys`` (``db.statement``, ``db.query.text``): quoted strings and numbers become ``?``.
 * ``value_masks``: each ``pattern`` (RE2) is replaced by its ``replacement`` in every string value
-  (also inside arrays/maps) and in log bodies (defaults: e-mail addresses, payment card numbers);
-  numbers and booleans are never masked.
+  (also inside arrays/maps) and in log bodies (default: e-mail addresses; a payment-card mask is
+  available as ``CARD_MASK`` / in the README example); numbers and booleans are never masked.
 * ``max_value_chars``: values and log bodies are truncated to this many characters;
   ``max_attributes``: an attribute list keeps its first N entries.
 """
@@ -36,11 +36,13 @@ DEFAULT_DROP = (
     "*api_key*",
     "*apikey*",
 )
-DEFAULT_MASKS = (
-    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "<email>"),
-    # Visa, Mastercard, Amex, Discover prefixes; 13–19 digits with optional space/dash groups.
-    ("card", r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))(?:[ -]?\d){9,15}\b", "<card>"),
+DEFAULT_MASKS = (("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "<email>", "@"),)
+CARD_MASK = (
+    "card", r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))(?:[ -]?\d){9,15}\b", "<card>", ""
 )
+"""Payment card numbers (Visa, Mastercard, Amex, Discover prefixes; 13–19 digits with optional
+space/dash groups). Opt-in (``value_masks``): a digit-run regex over every text value costs ~12 % of
+ingest CPU, while the e-mail mask is prefiltered on ``@`` and nearly free."""
 
 
 class RedactionError(ValueError):
@@ -52,6 +54,9 @@ class ValueMask:
     name: str
     pattern: str
     replacement: str
+    contains: str = ""
+    """Optional literal every match contains (e.g. ``@``): values without it skip the regex, which
+    makes a mask nearly free on values it cannot match."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,8 @@ class Redaction:
     # ------------------------------------------------------------------ SQL
     def keep_key(self, key: str) -> str:
         """SQL boolean: keep an attribute whose key is the expression ``key``."""
-        regex = _globs_regex(self.drop_keys)
-        return f"NOT match({key}, {sql_str(regex)})" if regex else "1"
+        drop = _globs_condition(self.drop_keys, key)
+        return f"NOT ({drop})" if drop else "1"
 
     def value(self, key: str, value: str, is_text: str = "1") -> str:
         """SQL string: the stored form of attribute ``value`` under ``key``; ``is_text`` (SQL
@@ -77,27 +82,47 @@ class Redaction:
         base = value
         if self.db_statement_keys:
             keys = ", ".join(sql_str(k) for k in self.db_statement_keys)
-            base = f"if(lower({key}) IN ({keys}), {mask_sql_literals(value)}, {value})"
+            is_db = f"lower({key}) IN ({keys})"
+            # ClickHouse evaluates both branches inside lambdas: feed the regexes '' for other keys.
+            only_db = f"if({is_db}, {value}, '')"
+            base = f"if({is_db}, {mask_sql_literals(only_db)}, {value})"
         limit = int(self.max_value_chars)
         expr = f"if({is_text}, {self.text(base)}, leftUTF8({base}, {limit}))" if self.value_masks else self.text(base)
-        hashed = _globs_regex(self.hash_keys)
+        hashed = _globs_condition(self.hash_keys, key)
         if hashed:
-            expr = f"if(match({key}, {sql_str(hashed)}), lower(hex(SHA256({value}))), {expr})"
+            expr = f"if({hashed}, lower(hex(SHA256({value}))), {expr})"
         return expr
 
     def text(self, value: str) -> str:
         """SQL string: ``value`` with the value masks applied and truncated (log bodies too)."""
         expr = value
         for m in self.value_masks:
-            expr = f"replaceRegexpAll({expr}, {sql_str(m.pattern)}, {sql_str(m.replacement)})"
+            if m.contains:
+                # both branches are evaluated inside lambdas: the regex sees '' unless the literal is there
+                has = f"position({expr}, {sql_str(m.contains)}) > 0"
+                replaced = f"replaceRegexpAll(if({has}, {expr}, ''), {sql_str(m.pattern)}, {sql_str(m.replacement)})"
+                expr = f"if({has}, {replaced}, {expr})"
+            else:
+                expr = f"replaceRegexpAll({expr}, {sql_str(m.pattern)}, {sql_str(m.replacement)})"
         return f"leftUTF8({expr}, {int(self.max_value_chars)})"
 
 
-def _globs_regex(globs: tuple[str, ...]) -> str:
-    if not globs:
-        return ""
-    alts = "|".join(re.escape(g.lower()).replace(r"\*", ".*") for g in globs)
-    return f"(?i)^(?:{alts})$"
+def _globs_condition(globs: tuple[str, ...], key: str) -> str:
+    """SQL boolean: ``key`` matches any glob (case-insensitive). Exact names become an ``IN`` set and
+    ``*word*`` globs one multi-substring search; only other shapes fall back to a regex."""
+    exact = [g.lower() for g in globs if "*" not in g]
+    contains = [g.lower().strip("*") for g in globs if g.startswith("*") and g.endswith("*") and g.count("*") == 2
+                and len(g) > 2]
+    rest = [g for g in globs if "*" in g and g.lower().strip("*") not in contains]
+    parts = []
+    if exact:
+        parts.append(f"lower({key}) IN ({', '.join(sql_str(e) for e in exact)})")
+    if contains:
+        parts.append(f"multiSearchAnyCaseInsensitive({key}, [{', '.join(sql_str(c) for c in contains)}])")
+    if rest:
+        alts = "|".join(re.escape(g.lower()).replace(r"\*", ".*") for g in rest)
+        parts.append(f"match({key}, {sql_str(f'(?i)^(?:{alts})$')})")
+    return " OR ".join(parts)
 
 
 def mask_sql_literals(expr: str) -> str:
@@ -134,14 +159,16 @@ def load(path: str) -> Redaction:
     if unknown:
         raise RedactionError(f"{path}: unknown keys {unknown}")
     masks = []
-    for item in data.get("value_masks", [{"name": n, "pattern": p, "replacement": r} for n, p, r in DEFAULT_MASKS]):
+    defaults = [{"name": n, "pattern": p, "replacement": r, "contains": c} for n, p, r, c in DEFAULT_MASKS]
+    for item in data.get("value_masks", defaults):
         if not isinstance(item, dict) or not isinstance(item.get("pattern"), str):
             raise RedactionError("every value_masks entry needs a pattern")
         try:
             re.compile(item["pattern"])
         except re.error as exc:
             raise RedactionError(f"value mask {item.get('name', item['pattern'])!r}: {exc}") from exc
-        masks.append(ValueMask(str(item.get("name", "")), item["pattern"], str(item.get("replacement", "<redacted>"))))
+        masks.append(ValueMask(str(item.get("name", "")), item["pattern"], str(item.get("replacement", "<redacted>")),
+                               str(item.get("contains", ""))))
     limits = {}
     for key, default in (("max_value_chars", 16_384), ("max_attributes", 256)):
         v = data.get(key, default)
