@@ -33,9 +33,14 @@ class IngestCounters:
 
 class IngestHandler:
     def __init__(
-        self, writer: TelemetryWriter, retention_days: dict[str, int], observer: IngestObserver | None = None
+        self,
+        writer: TelemetryWriter,
+        retention_days: dict[str, int],
+        observer: IngestObserver | None = None,
+        max_attributes: int = 1 << 30,
     ) -> None:
         self._writer = writer
+        self._max_attributes = max_attributes
         self._retention = retention_days
         self.observer: IngestObserver = observer or NullIngestObserver()
         self.counters = IngestCounters()
@@ -52,7 +57,7 @@ class IngestHandler:
     async def export(self, signal: Signal, request: Any, tenant: str | None = None) -> tuple[int, str]:
         """``tenant``: None when authentication is off (payload left as is); otherwise the token's
         label, stamped on every resource ('' removes any ``vigil.tenant`` the payload claims)."""
-        result = INSPECTORS[signal.name](request, self._cutoff_ns(signal.name))
+        result = INSPECTORS[signal.name](request, self._cutoff_ns(signal.name), self._max_attributes)
         if tenant is not None:
             _stamp_tenant(request, tenant)
         request.DiscardUnknownFields()

@@ -6,11 +6,16 @@ bytes / span id not 8 bytes) and records older than the retention window (``cuto
 the latter would let the TTL delete acknowledged data, so they are reported in ``partial_success``
 instead. When anything is refused the request is pruned in place (the caller re-serialises it).
 A request is never refused as a whole here; decode errors are the decoder's job.
+
+Attribute lists longer than ``max_attrs`` are cut to their first ``max_attrs`` entries when the batch
+is flattened (see storage/clickhouse/redaction.py); the number of attributes dropped that way is
+counted here (``len()`` of a repeated field is O(1) in upb) and reported as a ``partial_success``
+warning, as the OTLP ``dropped_attributes_count`` semantics ask.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -20,6 +25,8 @@ class Inspection:
     rejected: int = 0
     too_old: int = 0
     bad_ids: int = 0
+    dropped_attributes: int = 0
+    max_attributes: int = field(default=0, compare=False)
 
     @property
     def accepted(self) -> int:
@@ -31,6 +38,9 @@ class Inspection:
             parts.append(f"{self.too_old} record(s) older than the {retention_days}-day retention window")
         if self.bad_ids:
             parts.append(f"{self.bad_ids} record(s) with a malformed trace/span id or an out-of-range timestamp")
+        if self.dropped_attributes:
+            parts.append(f"{self.dropped_attributes} attribute(s) beyond the limit of {self.max_attributes} "
+                         "per attribute list were dropped")
         return "; ".join(parts)
 
 
@@ -65,9 +75,14 @@ def _prune(container: Any, keep: list[Any]) -> None:
     container.extend(keep)
 
 
-def inspect_traces(req: Any, cutoff_ns: int) -> Inspection:
-    res = Inspection()
+def _excess(n: int, cap: int) -> int:
+    return n - cap if n > cap else 0
+
+
+def inspect_traces(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
+    res = Inspection(max_attributes=max_attrs)
     for rs in req.resource_spans:
+        res.dropped_attributes += _excess(len(rs.resource.attributes), max_attrs)
         for ss in rs.scope_spans:
             spans = ss.spans
             n = len(spans)
@@ -76,6 +91,8 @@ def inspect_traces(req: Any, cutoff_ns: int) -> Inspection:
             for s in spans:
                 if s.start_time_unix_nano < cutoff_ns or _bad_span(s):
                     bad += 1
+                elif len(s.attributes) > max_attrs:
+                    res.dropped_attributes += len(s.attributes) - max_attrs
             if bad:
                 keep = []
                 for s in spans:
@@ -94,9 +111,10 @@ def _log_time(r: Any) -> int:
     return r.time_unix_nano or r.observed_time_unix_nano
 
 
-def inspect_logs(req: Any, cutoff_ns: int) -> Inspection:
-    res = Inspection()
+def inspect_logs(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
+    res = Inspection(max_attributes=max_attrs)
     for rl in req.resource_logs:
+        res.dropped_attributes += _excess(len(rl.resource.attributes), max_attrs)
         for sl in rl.scope_logs:
             records = sl.log_records
             res.records += len(records)
@@ -107,6 +125,7 @@ def inspect_logs(req: Any, cutoff_ns: int) -> Inspection:
                 elif _bad_ids(r.trace_id, r.span_id) or _log_time(r) > MAX_NS:
                     res.bad_ids += 1
                 else:
+                    res.dropped_attributes += _excess(len(r.attributes), max_attrs)
                     keep.append(r)
             if len(keep) != len(records):
                 res.rejected += len(records) - len(keep)
@@ -117,9 +136,10 @@ def inspect_logs(req: Any, cutoff_ns: int) -> Inspection:
 _POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
-def inspect_metrics(req: Any, cutoff_ns: int) -> Inspection:
-    res = Inspection()
+def inspect_metrics(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
+    res = Inspection(max_attributes=max_attrs)
     for rm in req.resource_metrics:
+        res.dropped_attributes += _excess(len(rm.resource.attributes), max_attrs)
         for sm in rm.scope_metrics:
             for m in sm.metrics:
                 kind = m.WhichOneof("data")
@@ -127,6 +147,8 @@ def inspect_metrics(req: Any, cutoff_ns: int) -> Inspection:
                     continue
                 points = getattr(m, kind).data_points
                 res.records += len(points)
+                for p in points:
+                    res.dropped_attributes += _excess(len(p.attributes), max_attrs)
                 keep = [p for p in points if cutoff_ns <= p.time_unix_nano <= MAX_NS
                         and p.start_time_unix_nano <= MAX_NS]
                 if len(keep) != len(points):

@@ -144,7 +144,8 @@ class Vigil:
             self.writer.start()
             retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
                          "metrics": cfg.retention_metrics_days}
-            handler = IngestHandler(self.writer, retention, self.selfmetrics)
+            handler = IngestHandler(self.writer, retention, self.selfmetrics,
+                                    max_attributes=load_redaction(cfg.redaction_file).max_attributes)
             auth = Authenticator(load_tokens(cfg.auth_tokens, cfg.auth_tokens_file))
             cors = CorsPolicy(cfg.cors_allowed_origins.split(","))
             grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes, auth)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import httpx
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from tests.vigil_process import VigilProcess
@@ -70,7 +73,11 @@ def test_redaction_rules_apply_before_storage(tmp_path: Path) -> None:
             _kv("emails", AnyValue(array_value=ArrayValue(values=[_s("a@b.co"), _s("plain")]))),
             _kv("long", _s("x" * 100)),
         ]
-        assert _post(server, "traces", _trace(trace_id, attrs + many, [_kv("api_token", _s("t"))])).status_code == 200
+        resp = _post(server, "traces", _trace(trace_id, attrs + many, [_kv("api_token", _s("t"))]))
+        assert resp.status_code == 200
+        warning = ExportTraceServiceResponse.FromString(resp.content).partial_success
+        assert warning.rejected_spans == 0  # a warning: the span is stored, its attribute list is cut
+        assert warning.error_message == "16 attribute(s) beyond the limit of 12 per attribute list were dropped"
         span = httpx.get(f"{server.api}/api/traces/{trace_id.hex()}").raise_for_status().json()["spans"][0]
         a = span["attributes"]
         assert "http.request.header.authorization" not in a and "user.password" not in a

@@ -171,3 +171,15 @@ def test_message_text() -> None:
         "2 record(s) older than the 7-day retention window; "
         "1 record(s) with a malformed trace/span id or an out-of-range timestamp"
     )
+
+
+def test_attributes_beyond_the_limit_are_counted_as_a_warning() -> None:
+    req = span_request(CUTOFF + 1, CUTOFF + 2)
+    req.resource_spans[0].resource.attributes.add(key="extra").value.string_value = "x"  # 2 resource attrs
+    first = req.resource_spans[0].scope_spans[0].spans[0]
+    for i in range(5):
+        first.attributes.add(key=f"k{i}").value.int_value = i
+    res = inspect_traces(req, CUTOFF, max_attrs=3)
+    assert (res.records, res.rejected, res.dropped_attributes) == (2, 0, 2)  # 5 span attrs → 3 kept
+    assert res.message(30) == "2 attribute(s) beyond the limit of 3 per attribute list were dropped"
+    assert inspect_traces(req, CUTOFF, max_attrs=1).dropped_attributes == 4 + 1  # span 4 over, resource 1 over
