@@ -77,20 +77,18 @@ def _span(r: dict[str, Any]) -> dict[str, Any]:
 
 def get_trace(reader: TelemetryReader, trace_id: str) -> dict[str, Any]:
     tid = normalise_trace_id(trace_id)
-    bounds = reader.rows(
-        "SELECT min(Start) AS s, max(End) AS e, count() AS n FROM otel_traces_trace_id_ts "
-        "WHERE TraceId = {tid:String}",
-        {"tid": tid},
-    )
-    if not bounds or not bounds[0]["n"]:
-        raise NotFound(f"trace {tid} not found")
-    # The bounds are on the sorting key's own expression (toDateTime(Timestamp)) so the primary
-    # index prunes granules inside each (ServiceName, SpanName) range, not only whole partitions.
+    # One statement: the scalar subqueries read the trace's time bounds from the trace-id table
+    # (its primary key) and become constants for index analysis. The bounds are on the sorting
+    # key's own expression (toDateTime(Timestamp)) so the primary index prunes granules inside
+    # each (ServiceName, SpanName) range, not only whole partitions. An unknown id has no bounds
+    # (min/max of nothing is 1970) and matches no row.
+    bounds = "FROM otel_traces_trace_id_ts WHERE TraceId = {tid:String}"
     rows = reader.rows(
         f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE TraceId = {{tid:String}} "
-        "AND toDateTime(Timestamp) >= {s:DateTime} AND toDateTime(Timestamp) <= {e:DateTime} "
+        f"AND toDateTime(Timestamp) >= (SELECT min(Start) {bounds}) "
+        f"AND toDateTime(Timestamp) <= (SELECT max(End) {bounds}) "
         "ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId, Timestamp",
-        {"tid": tid, "s": bounds[0]["s"], "e": bounds[0]["e"]},
+        {"tid": tid},
     )
     if not rows:
         raise NotFound(f"trace {tid} not found")

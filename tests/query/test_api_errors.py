@@ -61,7 +61,7 @@ def test_malformed_trace_id_is_400(client: TestClient[Any], reader: Reader) -> N
 
 
 def test_unknown_trace_is_404(client: TestClient[Any], reader: Reader) -> None:
-    reader._rows = [{"s": 0, "e": 0, "n": 0}]
+    reader._rows = []  # no span of that trace
     body = _error(client.get(f"/api/traces/{TRACE_ID.upper()}"), 404)
     assert TRACE_ID in body["error"]  # normalised to lowercase
     assert reader.calls[0][1] == {"tid": TRACE_ID}
