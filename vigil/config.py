@@ -53,7 +53,7 @@ class Config:
     """Group commit: flush a batch once it holds this many records…"""
     batch_max_bytes: int = 16 * 1024 * 1024
     """…or this many request bytes…"""
-    batch_max_delay_ms: int = 200
+    batch_max_delay_ms: int = 20
     """…or when its oldest request has waited this long."""
     batch_linger_ms: int = 10
     """…or, when no flush of that signal is running, after the oldest request waited this long."""

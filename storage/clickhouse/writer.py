@@ -87,7 +87,7 @@ class GroupCommitWriter:
         *,
         batch_max_rows: int = 20_000,
         batch_max_bytes: int = 16 * 1024 * 1024,
-        batch_max_delay_ms: int = 200,
+        batch_max_delay_ms: int = 20,
         batch_linger_ms: int = 10,
         threads: int = 2,
         max_inflight_bytes: int = 256 * 1024 * 1024,
