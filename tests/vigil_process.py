@@ -77,3 +77,11 @@ class VigilProcess:
         code = self.proc.returncode
         self.proc = None
         return code
+
+
+def start_server(base: Path, env: dict[str, str]) -> VigilProcess:
+    """Start ``vigil serve``; retried once on fresh ports (``free_port()`` can race with other processes)."""
+    try:
+        return VigilProcess(base / "try1", env=env).start()
+    except RuntimeError:
+        return VigilProcess(base / "try2", env=env).start()

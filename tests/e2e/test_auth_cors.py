@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,7 +34,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.vigil_process import VigilProcess
+from tests.vigil_process import VigilProcess, start_server
 
 TOKEN_A = "e2e-token-alpha-" + "a1b2c3d4e5f60718"
 TOKEN_B = "e2e-token-bravo-" + "0f1e2d3c4b5a6978"
@@ -45,14 +44,6 @@ ORIGIN = "https://app.example.com"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
-
-def start_server(base: Path, env: dict[str, str]) -> VigilProcess:
-    """Start ``vigil serve``; retried once on fresh ports (``free_port()`` can race with other processes)."""
-    try:
-        return VigilProcess(base / "try1", env=env).start()
-    except RuntimeError:
-        return VigilProcess(base / "try2", env=env).start()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -44,7 +43,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.vigil_process import VigilProcess
+from tests.vigil_process import VigilProcess, start_server
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -81,14 +80,6 @@ SIGNALS = {
 
 def _env(**extra: str) -> dict[str, str]:
     return {f"VIGIL_RETENTION_{s.upper()}_DAYS": str(d) for s, d in RETENTION.items()} | extra
-
-
-def start_server(base: Path, env: dict[str, str]) -> VigilProcess:
-    """Start ``vigil serve``; retried once on fresh ports (``free_port()`` can race with other processes)."""
-    try:
-        return VigilProcess(base / "try1", env=env).start()
-    except RuntimeError:
-        return VigilProcess(base / "try2", env=env).start()
 
 
 @pytest.fixture(scope="module")

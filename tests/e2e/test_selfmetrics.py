@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -23,21 +22,13 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from opentelemetry.proto.common.v1 import common_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.vigil_process import VigilProcess
+from tests.vigil_process import VigilProcess, start_server
 
 LIMIT = 1 << 20
 DAY_NS = 86_400 * 1_000_000_000
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def start_server(base: Path, env: dict[str, str]) -> VigilProcess:
-    """Start ``vigil serve``; retried once on fresh ports (``free_port()`` can race with other processes)."""
-    try:
-        return VigilProcess(base / "try1", env=env).start()
-    except RuntimeError:
-        return VigilProcess(base / "try2", env=env).start()
 
 
 @pytest.fixture(scope="module")
