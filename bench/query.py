@@ -54,7 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `python bench/query.py` puts bench/ (not the root) on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.ingest import (  # noqa: E402
+from bench.harness import (  # noqa: E402
     MIB,
     RssSampler,
     ServerProcess,
@@ -168,11 +168,11 @@ def _scalar(client: Any, sql: str) -> int:
 
 def load_store(dsn: str, spans: int, chunk: int, optimize: bool, now_ns: int, out: Any) -> None:
     """In a spawned process (chDB holds one data path per process): generate ``spans`` rows."""
-    from bench.ingest import _client
+    from bench.harness import open_store
 
     result: dict[str, Any] = {}
     try:
-        client = _client(dsn)
+        client = open_store(dsn)
         t0 = time.perf_counter()
         done = 0
         while done < spans:

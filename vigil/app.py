@@ -27,6 +27,7 @@ from receiver.http import OtlpHttpApp
 from storage.clickhouse.client import connect, is_embedded, protobuf_settings
 from storage.clickhouse.migrations import Retention, migrate
 from storage.clickhouse.reader import ClickHouseReader
+from storage.clickhouse.redaction import Redaction
 from storage.clickhouse.redaction import load as load_redaction
 from storage.clickhouse.writer import GroupCommitWriter
 from storage.postgres.server import embedded_url
@@ -53,6 +54,7 @@ class Vigil:
         self.metadata: MetadataStore | None = None
         self.writer: GroupCommitWriter | None = None
         self.reader: ClickHouseReader | None = None
+        self.redaction = Redaction()
         self._stop = asyncio.Event()
         self.selfmetrics = SelfMetrics()
 
@@ -68,7 +70,8 @@ class Vigil:
         self.metadata = MetadataStore(url)
         self.metadata.migrate(__version__)
         admin = connect(cfg.columnar_dsn)
-        migrate(admin, self.retention, load_redaction(cfg.redaction_file), cfg.clickhouse_cluster)
+        self.redaction = load_redaction(cfg.redaction_file)
+        migrate(admin, self.retention, self.redaction, cfg.clickhouse_cluster)
         admin.close()
         dsn = cfg.columnar_dsn
         self.writer = GroupCommitWriter(
@@ -145,7 +148,7 @@ class Vigil:
             retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
                          "metrics": cfg.retention_metrics_days}
             handler = IngestHandler(self.writer, retention, self.selfmetrics,
-                                    max_attributes=load_redaction(cfg.redaction_file).max_attributes)
+                                    max_attributes=self.redaction.max_attributes)
             auth = Authenticator(load_tokens(cfg.auth_tokens, cfg.auth_tokens_file))
             cors = CorsPolicy(cfg.cors_allowed_origins.split(","))
             grpc_server = build_server(handler, cfg.host, cfg.otlp_grpc_port, cfg.max_request_bytes, auth)
