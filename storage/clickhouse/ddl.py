@@ -247,10 +247,12 @@ def _service(rattrs: str) -> str:
 
 
 def traces_mv(r: Redaction) -> str:
+    """Resource attributes are converted once per resource (not once per span) and the map is
+    repeated by the span ``ARRAY JOIN``; span, event and link attributes share one conversion."""
     s = "s"
     st = f.te(s, "status")
-    with_attrs, (res_attrs, span_attrs), (event_attrs, link_attrs) = f.row_attrs(
-        ["rkvs", f.te(s, "attributes")], [(f.te(s, "events"), "attributes"), (f.te(s, "links"), "attributes")], r
+    with_attrs, (span_attrs,), (event_attrs, link_attrs) = f.row_attrs(
+        [f.te(s, "attributes")], [(f.te(s, "events"), "attributes"), (f.te(s, "links"), "attributes")], r
     )
     return f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_traces_mv TO otel_traces AS
@@ -263,8 +265,8 @@ SELECT
     {f.te(s, 'trace_state')} AS TraceState,
     {f.te(s, 'name')} AS SpanName,
     {f.enum_name(f.SPAN_KIND, f.te(s, 'kind'), 'Unspecified')} AS SpanKind,
-    {_service('ResourceAttributes')} AS ServiceName,
-    {res_attrs} AS ResourceAttributes,
+    {_service('rattrs')} AS ServiceName,
+    rattrs AS ResourceAttributes,
     scope_name AS ScopeName,
     scope_version AS ScopeVersion,
     {span_attrs} AS SpanAttributes,
@@ -280,12 +282,12 @@ SELECT
     arrayMap(l -> {f.te('l', 'trace_state')}, {f.te(s, 'links')}) AS `Links.TraceState`,
     {link_attrs} AS `Links.Attributes`
 FROM (
-    SELECT rkvs,
+    SELECT rattrs,
            {f.te(f.te('ss', 'scope'), 'name')} AS scope_name,
            {f.te(f.te('ss', 'scope'), 'version')} AS scope_version,
            {f.te('ss', 'spans')} AS spans
     FROM (
-        SELECT {f.te(f.te('rs', 'resource'), 'attributes')} AS rkvs,
+        SELECT {f.attrs_map(f.te(f.te('rs', 'resource'), 'attributes'), r)} AS rattrs,
                {f.te('rs', 'scope_spans')} AS sss
         FROM vigil_ingest_traces
         ARRAY JOIN resource_spans AS rs
