@@ -3,6 +3,7 @@ free ports, RSS sampling, the embedded store on disk, tables of figures."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import math
@@ -202,6 +203,16 @@ def http_get(host: str, port: int, path: str, timeout: float = 10.0) -> tuple[in
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def add_server_args(ap: argparse.ArgumentParser, startup_timeout: float) -> None:
+    """The arguments every benchmark that starts its own ``vigil serve`` takes."""
+    ap.add_argument("--data-dir", help="server data dir (must be empty; default: a temporary directory)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--startup-timeout", type=float, default=startup_timeout)
+    ap.add_argument("--shutdown-timeout", type=float, default=120.0)
+    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `vigil serve`")
 
 
 class RssSampler(threading.Thread):

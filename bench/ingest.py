@@ -62,6 +62,7 @@ from bench.harness import (  # noqa: E402
     RssSampler,
     ServerPorts,
     ServerProcess,
+    add_server_args,
     install_signal_handlers,
     measure_store,
     percentile,
@@ -457,13 +458,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="cap (s) on the back-off after a refusal, even if Retry-After is longer (0.5)")
     ap.add_argument("--pause", type=float, default=2.0, help="idle seconds between the protocol phases")
     ap.add_argument("--ceiling-seconds", type=float, default=3.0, help="time spent on the decode ceiling")
-    ap.add_argument("--data-dir", help="server data dir (must be empty; default: a temporary directory)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--startup-timeout", type=float, default=180.0)
-    ap.add_argument("--shutdown-timeout", type=float, default=120.0)
+    add_server_args(ap, startup_timeout=180.0)
     ap.add_argument("--no-optimize", action="store_true", help="skip OPTIMIZE TABLE otel_traces FINAL")
-    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `vigil serve`")
     return ap.parse_args(argv)
 
 

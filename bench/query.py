@@ -58,6 +58,7 @@ from bench.harness import (  # noqa: E402
     MIB,
     RssSampler,
     ServerProcess,
+    add_server_args,
     install_signal_handlers,
     percentile,
     print_table,
@@ -350,13 +351,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-optimize", action="store_true",
                     help="skip OPTIMIZE TABLE ... FINAL after loading (queries then see many parts)")
-    ap.add_argument("--data-dir", help="server data dir (must be empty; default: a temporary directory)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--startup-timeout", type=float, default=300.0)
-    ap.add_argument("--shutdown-timeout", type=float, default=120.0)
+    add_server_args(ap, startup_timeout=300.0)
     ap.add_argument("--fail-on-goal", action="store_true", help="exit 1 when a p50 misses its goal")
-    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `vigil serve`")
     return ap.parse_args(argv)
 
 

@@ -27,6 +27,7 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
+from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -507,13 +508,7 @@ def test_duplicate_oneof_member_over_grpc_is_accepted_last_wins(server: VigilPro
     assert spans is not None and spans[0]["attributes"] == {"k": "1"}
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+_varint = _VarintBytes  # protobuf's own encoder (also used by storage)
 
 
 def _attr(any_value: bytes) -> bytes:

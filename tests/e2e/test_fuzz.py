@@ -39,6 +39,7 @@ import httpx
 import psutil
 import pytest
 from google.protobuf import json_format
+from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 from hypothesis import HealthCheck, given, reject, settings
@@ -409,13 +410,7 @@ def wire_parse(buf: bytes, depth: int = 0) -> list[WireField]:
     return out
 
 
-def _write_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+_write_varint = _VarintBytes  # protobuf's own encoder (also used by storage)
 
 
 def wire_encode(fields: list[WireField]) -> bytes:

@@ -128,25 +128,7 @@ def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: Outage
     ledger = Ledger(workload.spans_per_request)
     stop = threading.Event()
 
-    def background(protocol: str) -> None:
-        """An SDK-like sender: resend until acknowledged (0.2 s apart instead of the 5 s Retry-After)."""
-        with httpx.Client() as client, grpc.insecure_channel(server.otlp_grpc) as channel:
-            export = grpc_export_callable(channel)
-            number = ledger.new_request()
-            while not stop.is_set():
-                payload = workload.payload(number)
-                if protocol == "http":
-                    outcome = post_http(client, server.otlp_http, payload, timeout=60)
-                else:
-                    outcome = export_grpc(export, payload, timeout=60)
-                ledger.record(number, outcome)
-                if outcome.kind == "ack":
-                    number = ledger.new_request()
-                else:
-                    stop.wait(0.2)
-
-    def probe(protocol: str, client: httpx.Client, export: grpc.UnaryUnaryMultiCallable) -> Outcome:
-        number = ledger.new_request()
+    def send(protocol: str, number: int, client: httpx.Client, export: grpc.UnaryUnaryMultiCallable) -> Outcome:
         payload = workload.payload(number)
         if protocol == "http":
             outcome = post_http(client, server.otlp_http, payload, timeout=60)
@@ -154,6 +136,20 @@ def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: Outage
             outcome = export_grpc(export, payload, timeout=60)
         ledger.record(number, outcome)
         return outcome
+
+    def background(protocol: str) -> None:
+        """An SDK-like sender: resend until acknowledged (0.2 s apart instead of the 5 s Retry-After)."""
+        with httpx.Client() as client, grpc.insecure_channel(server.otlp_grpc) as channel:
+            export = grpc_export_callable(channel)
+            number = ledger.new_request()
+            while not stop.is_set():
+                if send(protocol, number, client, export).kind == "ack":
+                    number = ledger.new_request()
+                else:
+                    stop.wait(0.2)
+
+    def probe(protocol: str, client: httpx.Client, export: grpc.UnaryUnaryMultiCallable) -> Outcome:
+        return send(protocol, ledger.new_request(), client, export)
 
     senders = [threading.Thread(target=background, args=(p,), daemon=True)
                for p in ("http", "grpc") for _ in range(BACKGROUND_PER_PROTOCOL)]
