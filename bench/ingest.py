@@ -9,6 +9,10 @@ What it measures, in one run:
   HTTP 200 / gRPC OK, minus ``partial_success.rejected_spans``. HTTP 429/503 and gRPC
   UNAVAILABLE/RESOURCE_EXHAUSTED are counted as *refused*; the sender backs off briefly and retries
   the same payload. Anything else is an *error*.
+* **stored spans/s** per protocol: an acknowledgement means the request is durable in Vigil's ingest
+  spool, and storing it in the columnar store follows. After each phase the script polls
+  ``/api/health`` until the spool backlog is empty and reports accepted spans / (phase + drain
+  seconds) — the rate at which spans became queryable — next to the drain time.
 * **p50/p99 ack latency** per protocol (send of the request to the complete answer, successful
   answers only).
 * **peak RSS** of the server process including its children and the embedded PostgreSQL (which
@@ -373,6 +377,27 @@ class PhaseResult:
     mean_ms: float
     t_start: float
     t_end: float
+    drain_s: float = 0.0
+
+    @property
+    def stored_spans_per_s(self) -> float:
+        return self.accepted_spans / (self.seconds + self.drain_s) if self.seconds else 0.0
+
+
+def wait_drained(api_port: int, host: str, timeout: float = 300.0) -> float:
+    """Poll ``/api/health`` until nothing acknowledged is waiting to be stored; return the seconds."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        conn = http.client.HTTPConnection(host, api_port, timeout=10)
+        try:
+            conn.request("GET", "/api/health")
+            ingest = json.loads(conn.getresponse().read()).get("components", {}).get("ingest", {})
+        finally:
+            conn.close()
+        if ingest.get("spool_backlog_bytes") == 0 and ingest.get("queued_requests") == 0:
+            return time.perf_counter() - started
+        time.sleep(0.05)
+    raise RuntimeError(f"the spool did not drain within {timeout:.0f}s")
 
 
 def aggregate(protocol: str, results: Sequence[dict[str, Any]]) -> PhaseResult:
@@ -513,10 +538,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raw = run_senders(proto, server.ports, per_sender, args.duration, args.grpc_mode,
                                   max_backoff=args.max_backoff, concurrency=args.concurrency)
                 phase = aggregate(proto, raw)
+                phase.drain_s = wait_drained(server.ports.api, args.host)
                 cpu[proto] = sampler.cpu_seconds() - cpu0
                 phases[proto] = phase
                 peaks[proto] = sampler.peak(phase.t_start, phase.t_end + 0.2)
-                print(f"{proto}: {phase.spans_per_s:,.0f} accepted spans/s, p50 {phase.p50_ms:.1f} ms, "
+                print(f"{proto}: {phase.spans_per_s:,.0f} accepted spans/s, {phase.stored_spans_per_s:,.0f} stored "
+                      f"spans/s (drained {phase.drain_s:.1f}s after the load), p50 {phase.p50_ms:.1f} ms, "
                       f"p99 {phase.p99_ms:.1f} ms, refused {phase.refused}, errors {phase.errors}")
                 for msg in phase.error_samples:
                     print(f"  error sample: {msg}")
@@ -585,6 +612,8 @@ def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: d
     for proto, ph in phases.items():
         out[proto] = {
             "accepted_spans_per_s": r(ph.spans_per_s, 0),
+            "stored_spans_per_s": r(ph.stored_spans_per_s, 0),
+            "drain_s": r(ph.drain_s, 2),
             "accepted_spans": ph.accepted_spans,
             "rejected_spans": ph.rejected_spans,
             "requests_ok": ph.requests_ok,
@@ -594,7 +623,7 @@ def build_summary(args: argparse.Namespace, ceiling: dict[str, float], phases: d
             "p99_ms": r(ph.p99_ms, 2),
             "seconds": r(ph.seconds, 2),
             "ratio_to_decode_ceiling": r(ph.spans_per_s / ceiling["spans_per_s"], 4),
-            "server_cpu_cores": r(cpu.get(proto, math.nan) / ph.seconds, 2),
+            "server_cpu_cores": r(cpu.get(proto, math.nan) / (ph.seconds + ph.drain_s), 2),
             "peak_rss_mib": r(peaks.get(proto, (0, 0, 0))[0] / MIB),
         }
     return out
@@ -618,6 +647,8 @@ def print_report(s: dict[str, Any]) -> None:
         name = "OTLP/HTTP" if proto == "http" else "OTLP/gRPC"
         rows += [
             (f"{name} accepted spans/s", v(p["accepted_spans_per_s"])),
+            (f"{name} stored spans/s (incl. drain)", v(p["stored_spans_per_s"])),
+            (f"{name} spool drain after the load", v(p["drain_s"], " s", 1)),
             (f"{name} ack latency p50", v(p["p50_ms"], " ms", 1)),
             (f"{name} ack latency p99", v(p["p99_ms"], " ms", 1)),
             (f"{name} accepted / decode ceiling", v(p["ratio_to_decode_ceiling"] * 100, " %", 1)),

@@ -8,7 +8,7 @@ parameters: ``start``/``end`` (RFC 3339 or unix seconds) or ``range`` (default 1
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -177,7 +177,15 @@ def build_app(
     health: HealthCheck,
     exposition: Callable[[], bytes] | None = None,
     extra_routes: list[Any] | None = None,
+    before_read: Callable[[], Awaitable[None]] | None = None,
 ) -> Litestar:
+    """``before_read`` (optional) is awaited before every ``/api/`` data read (not health): the
+    composition root uses it for read-your-writes (wait until acknowledged telemetry is stored)."""
+
+    async def wait_for_writes(request: Request[Any, Any, Any]) -> None:
+        if before_read is not None and request.url.path.startswith("/api/") and request.url.path != "/api/health":
+            await before_read()
+
     static_dir = Path(__file__).resolve().parent.parent / "dashboard" / "static"
     routes: list[Any] = [HealthController, TraceController, LogController, ServiceController, MetricController,
                          prometheus_metrics]
@@ -195,6 +203,7 @@ def build_app(
             Exception: _on_internal,
         },
         debug=False,
+        before_request=wait_for_writes if before_read is not None else None,
     )
     app.state.reader = reader
     app.state.health = health

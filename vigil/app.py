@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import uvicorn
@@ -25,13 +25,14 @@ from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
 from storage.clickhouse.client import connect, is_embedded, protobuf_settings
+from storage.clickhouse.inserter import ChunkInserter
 from storage.clickhouse.migrations import Retention, migrate
 from storage.clickhouse.reader import ClickHouseReader
 from storage.clickhouse.redaction import Redaction
 from storage.clickhouse.redaction import load as load_redaction
-from storage.clickhouse.writer import GroupCommitWriter
 from storage.postgres.server import embedded_url
 from storage.postgres.store import MetadataStore
+from storage.spool.writer import SpoolingWriter
 from vigil import __version__
 from vigil.config import Config
 from vigil.selfmetrics import SelfMetrics
@@ -52,7 +53,7 @@ class Vigil:
         self.cfg = cfg
         self._pg_server: Any = None
         self.metadata: MetadataStore | None = None
-        self.writer: GroupCommitWriter | None = None
+        self.writer: SpoolingWriter | None = None
         self.reader: ClickHouseReader | None = None
         self.redaction = Redaction()
         self._stop = asyncio.Event()
@@ -74,19 +75,21 @@ class Vigil:
         migrate(admin, self.retention, self.redaction, cfg.clickhouse_cluster)
         admin.close()
         dsn = cfg.columnar_dsn
-        self.writer = GroupCommitWriter(
-            lambda: connect(dsn),
-            lambda message: protobuf_settings(dsn, message),
-            batch_max_rows=cfg.batch_max_rows,
-            batch_max_bytes=cfg.batch_max_bytes,
-            batch_max_delay_ms=cfg.batch_max_delay_ms,
-            batch_linger_ms=cfg.batch_linger_ms,
-            threads=cfg.writer_threads,
-            max_inflight_bytes=cfg.max_inflight_bytes,
-            observer=self.selfmetrics,
-        )
-        writer = self.writer
-        self.selfmetrics.watch_writer(lambda: writer.stats)
+        if cfg.role != "query":
+            self.writer = SpoolingWriter(
+                cfg.spool_path,
+                lambda: ChunkInserter(lambda: connect(dsn), lambda message: protobuf_settings(dsn, message)),
+                flatten_max_rows=cfg.flatten_max_rows,
+                flatten_max_bytes=cfg.flatten_max_bytes,
+                flatten_linger_ms=cfg.flatten_linger_ms,
+                fsync=cfg.spool_fsync,
+                max_inflight_bytes=cfg.max_inflight_bytes,
+                spool_max_bytes=cfg.spool_max_bytes,
+                observer=self.selfmetrics,
+            )
+        if self.writer is not None:
+            writer = self.writer
+            self.selfmetrics.watch_writer(lambda: writer.stats)
         self.reader = ClickHouseReader(lambda: connect(dsn))
 
     @property
@@ -120,9 +123,23 @@ class Vigil:
                 "mean_flush_ms": round(s.flush_seconds_total / s.batches * 1000, 1) if s.batches else None,
                 "inflight_bytes": s.inflight_bytes_now,
                 "queued_requests": s.queued_requests_now,
+                "spool_backlog_bytes": s.backlog_bytes_now,
+                "dead_letters": s.dead_letters,
             }
         ok = all(c.get("status") == "ok" for c in components.values())
         return {"status": "ok" if ok else "degraded", "version": __version__, "components": components}
+
+    def _before_read(self) -> Callable[[], Awaitable[None]] | None:
+        """Read-your-writes for the query API: wait until what was acknowledged before a read is stored."""
+        writer, timeout = self.writer, self.cfg.read_after_write_timeout_ms / 1000
+        if writer is None or timeout <= 0 or self.cfg.role != "all":
+            return None
+
+        async def wait() -> None:
+            if not await writer.wait_visible(timeout):
+                log.warning("read served after %.1fs while acknowledged data is still being stored", timeout)
+
+        return wait
 
     # ------------------------------------------------------------------ run
     def request_stop(self) -> None:
@@ -136,14 +153,14 @@ class Vigil:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
         await asyncio.to_thread(self.open_stores)
-        assert self.writer and self.reader
-        ingest = cfg.role in ("all", "receiver")
+        assert self.reader
         servers = [
-            _Server(uvicorn.Config(build_app(self.reader, self.health, self.selfmetrics.exposition),
+            _Server(uvicorn.Config(build_app(self.reader, self.health, self.selfmetrics.exposition,
+                                             before_read=self._before_read()),
                                    host=cfg.host, port=cfg.port, log_level="warning", access_log=False)),
         ]
         grpc_server = None
-        if ingest:
+        if self.writer is not None:
             self.writer.start()
             retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
                          "metrics": cfg.retention_metrics_days}

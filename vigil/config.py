@@ -49,18 +49,23 @@ class Config:
     """Retention per signal in days (0 = forever). Older records are refused in ``partial_success``."""
     max_request_bytes: int = 64 * 1024 * 1024
     """Largest accepted OTLP request body, measured after decompression."""
-    batch_max_rows: int = 20_000
-    """Group commit: flush a batch once it holds this many records…"""
-    batch_max_bytes: int = 16 * 1024 * 1024
-    """…or this many request bytes…"""
-    batch_max_delay_ms: int = 20
-    """…or when its oldest request has waited this long."""
-    batch_linger_ms: int = 10
-    """…or, when no flush of that signal is running, after the oldest request waited this long."""
-    writer_threads: int = 2
-    """Concurrent flushes (one ClickHouse handle each)."""
+    spool_dir: str = ""
+    """Ingest spool (acknowledged requests waiting to be stored). Empty → ``<data_dir>/spool``."""
+    spool_fsync: bool = True
+    """``fsync`` each spool append before acknowledging (one sync per group of concurrent requests)."""
+    spool_max_bytes: int = 256 * 1024 * 1024
+    """Admission control: spooled bytes not yet stored; beyond it → 429 (503 while the store fails)."""
+    flatten_max_rows: int = 25_000
+    """Largest INSERT the flattener sends to the columnar store, in records…"""
+    flatten_max_bytes: int = 24 * 1024 * 1024
+    """…and in request bytes."""
+    flatten_linger_ms: int = 5
+    """When the flattener is idle, how long the first new request waits for company."""
+    read_after_write_timeout_ms: int = 5_000
+    """Query API reads wait (at most this long) until everything acknowledged before them is stored; 0 = no
+    wait (in the ``all`` role; a ``query``-only process never waits)."""
     max_inflight_bytes: int = 256 * 1024 * 1024
-    """Admission control: request bytes accepted but not yet committed; beyond it → 429/UNAVAILABLE."""
+    """Admission control: request bytes accepted but not yet spooled; beyond it → 429/RESOURCE_EXHAUSTED."""
     auth_tokens: str = ""
     """Ingest bearer tokens, comma-separated ``token`` or ``token=tenant`` (empty = no ingest auth)."""
     auth_tokens_file: str = ""
@@ -79,6 +84,10 @@ class Config:
         return Path(self.data_dir).expanduser().resolve()
 
     @property
+    def spool_path(self) -> Path:
+        return Path(self.spool_dir).expanduser().resolve() if self.spool_dir else self.data_path / "spool"
+
+    @property
     def columnar_dsn(self) -> str:
         return self.clickhouse_url or f"chdb://{self.data_path / 'chdb'}"
 
@@ -88,8 +97,8 @@ class Config:
             v = getattr(self, name)
             if not 0 <= v <= 65535:
                 problems.append(f"{name}={v}: not a TCP port")
-        for name in ("max_request_bytes", "batch_max_rows", "batch_max_bytes", "batch_max_delay_ms", "batch_linger_ms",
-                     "writer_threads", "max_inflight_bytes"):
+        for name in ("max_request_bytes", "spool_max_bytes", "flatten_max_rows", "flatten_max_bytes",
+                     "max_inflight_bytes"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
         for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
@@ -99,8 +108,12 @@ class Config:
             problems.append(f"role={self.role!r}: use all, receiver or query")
         if self.clickhouse_cluster and not self.clickhouse_url:
             problems.append("clickhouse_cluster needs clickhouse_url (a ClickHouse server)")
-        if self.max_inflight_bytes < self.max_request_bytes:
-            problems.append("max_inflight_bytes must be >= max_request_bytes")
+        for name in ("flatten_linger_ms", "read_after_write_timeout_ms"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0")
+        for name in ("max_inflight_bytes", "spool_max_bytes"):
+            if getattr(self, name) < self.max_request_bytes:
+                problems.append(f"{name} must be >= max_request_bytes")
         if self.clickhouse_url and not self.clickhouse_url.startswith(("http://", "https://", "chdb:")):
             problems.append("clickhouse_url must start with http://, https:// or chdb:")
         try:
@@ -127,7 +140,12 @@ def _coerce(name: str, raw: Any) -> Any:
     kind = type(getattr(Config(), name))
     try:
         if kind is bool:
-            return str(raw).lower() in ("1", "true", "yes", "on")
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(text)
+            return text in ("1", "true", "yes", "on")
         return kind(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name}={raw!r}: expected {kind.__name__}") from exc

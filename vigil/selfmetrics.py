@@ -2,7 +2,7 @@
 
 Exposes: records accepted/rejected per signal and reason, refused requests per signal and reason,
 request sizes, batch sizes (requests and records), flush latency, flush failures, and at scrape time
-the writer's in-flight bytes and queued requests.
+the writer's in-flight bytes, queued requests, spool backlog and dead letters.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from storage.clickhouse.writer import WriterStats
+from storage.spool.writer import WriterStats
 
 SIZE_BUCKETS = (1e3, 1e4, 1e5, 3e5, 1e6, 4e6, 16e6, 64e6)
 ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 20_000, 50_000)
@@ -26,10 +26,14 @@ class _WriterCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self._stats()
-        yield GaugeMetricFamily("vigil_ingest_inflight_bytes", "Accepted request bytes not yet committed",
+        yield GaugeMetricFamily("vigil_ingest_inflight_bytes", "Accepted request bytes not yet spooled",
                                 value=s.inflight_bytes_now)
-        yield GaugeMetricFamily("vigil_ingest_queued_requests", "Requests waiting for a flush",
+        yield GaugeMetricFamily("vigil_ingest_queued_requests", "Requests waiting for the spool append",
                                 value=s.queued_requests_now)
+        yield GaugeMetricFamily("vigil_ingest_spool_backlog_bytes", "Spooled (acknowledged) bytes not yet stored",
+                                value=s.backlog_bytes_now)
+        yield CounterMetricFamily("vigil_ingest_dead_letters", "Acknowledged requests the store refused as data "
+                                  "(kept under <spool>/dead)", value=s.dead_letters)
 
 
 class SelfMetrics:

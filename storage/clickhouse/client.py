@@ -8,6 +8,8 @@ own). ``http(s)://user:pass@host:port/db`` talks to a ClickHouse server.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -54,7 +56,7 @@ def protobuf_settings(dsn: str, message: str) -> dict[str, Any]:
     target = folder / name
     if not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # threads may race here
         tmp.write_text(text)
         tmp.replace(target)
     return {**common, "format_schema": f"{target}:{message}"}

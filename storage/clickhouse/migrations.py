@@ -50,8 +50,19 @@ def _v1(r: Retention) -> list[str]:
     return stmts
 
 
+DEDUP_WINDOW = 1000
+DEDUP_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "otel_logs", *(f"otel_metrics_{k}" for k in ddl.METRIC_KINDS))
+
+
+def _v2(r: Retention) -> list[str]:
+    """Insert deduplication on the tables the flattening views write: the ingest spool re-sends a chunk
+    with the same ``insert_deduplication_token`` after a crash between commit and bookkeeping."""
+    setting = f"non_replicated_deduplication_window = {DEDUP_WINDOW}"
+    return [f"ALTER TABLE {t} MODIFY SETTING {setting}" for t in DEDUP_TABLES]
+
 MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
     (1, "otel tables, ingest staging and flattening views", _v1),
+    (2, "insert deduplication window for the ingest spool", _v2),
 ]
 
 LEDGER = """

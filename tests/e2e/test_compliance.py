@@ -496,7 +496,7 @@ def duplicate_oneof_trace(trace_id: bytes, service: str) -> bytes:
 def test_duplicate_oneof_member_over_grpc_is_accepted_last_wins(server: VigilProcess) -> None:
     """The receiver validates with upb (accepts, last member wins) but forwards the *original* bytes to
     ClickHouse, whose ProtobufRowInputFormat refuses them ("OneOf has more than one value", Code 36).
-    Code 36 is not in storage/clickhouse/writer.py DATA_ERROR_CODES, so the request is answered
+    Code 36 is not in storage/clickhouse/inserter.py DATA_ERROR_CODES, so the request is answered
     503 + Retry-After ("storage unavailable: ...") — a client retries a request that can never succeed."""
     tid = new_trace_id()
     body = duplicate_oneof_trace(tid, unique("dup-oneof"))
@@ -537,7 +537,7 @@ def test_noncanonical_protobuf_is_stored_as_decoded(server: VigilProcess, case: 
     """Valid protobuf that is not in canonical form must be accepted and stored with the meaning every
     protobuf decoder gives it (upb, which Vigil validates with, is the reference here). Vigil forwards
     the *original* bytes to ClickHouse's Protobuf input format (receiver/handler.py keeps ``raw`` unless
-    records were pruned), which refuses some of these (→ 503, see writer.py DATA_ERROR_CODES) and
+    records were pruned), which refuses some of these (→ 503, see inserter.py DATA_ERROR_CODES) and
     silently stores others differently (a repeated string/bytes field is stored empty)."""
     tid = new_trace_id()
     start = now_ns()
@@ -585,7 +585,7 @@ def test_known_field_with_other_wire_type_is_not_retryable(server: VigilProcess,
     """A known field number arriving with another wire type: upb (the validator) keeps it as an unknown
     field and accepts the request; ClickHouse then refuses the original bytes — with Code 444 (→ 400,
     fine) or, for a message field sent as fixed64, Code 32 "Attempt to read after eof", which is not in
-    writer.py DATA_ERROR_CODES and is answered 503 + Retry-After: a permanent failure made retryable."""
+    inserter.py DATA_ERROR_CODES and is answered 503 + Retry-After: a permanent failure made retryable."""
     to_resource, to_span = WIRE_TYPE_MISMATCH[case]
     span = trace_pb2.Span(trace_id=new_trace_id(), span_id=new_span_id(), name="wt",
                           start_time_unix_nano=now_ns(), end_time_unix_nano=now_ns() + 1)
@@ -599,7 +599,7 @@ def test_known_field_with_other_wire_type_is_not_retryable(server: VigilProcess,
 def test_one_bad_request_does_not_fail_concurrent_requests(server: VigilProcess) -> None:
     """README: "a malformed request never fails anybody else's data". Requests that share a group-commit
     batch with the duplicate-oneof request above are all answered 503 (writer.py ``_flush`` raises
-    StoreUnavailable for the whole batch when the error is not a data error)."""
+    StoreUnavailable for the whole batch when the error is not a data error; fixed by canonical re-encoding)."""
     poison = duplicate_oneof_trace(new_trace_id(), unique("poison"))
     goods = [traces_request(unique("bystander"), [(new_trace_id(), new_span_id(), now_ns())]).SerializeToString()
              for _ in range(30)]
