@@ -1,6 +1,7 @@
 """Overload: far more OTLP traffic than the server can commit, from clients that never back off.
 
-Admission control (``max_inflight_bytes``) must turn the excess into cheap, retryable refusals —
+Admission control (``max_inflight_bytes`` before the spool, ``spool_max_bytes`` of spooled data not yet
+stored) must turn the excess into cheap, retryable refusals —
 HTTP 429 + ``Retry-After`` / gRPC ``RESOURCE_EXHAUSTED`` with a ``google.rpc.RetryInfo`` detail — while
 the server stays up, its memory stays bounded, and every acknowledged span is stored exactly once per
 acknowledgement (a refusal promises nothing was queued). A stock OpenTelemetry SDK exporter, which
@@ -10,6 +11,8 @@ Sizing. ``max_inflight_bytes`` is 4 MiB (and ``max_request_bytes`` 4 MiB, which 
 a request here is ~315 KB (1000 spans), so 24 concurrent senders can hold ~7.5 MB in flight — with the
 8 MiB a first guess might pick, admission control would never trigger at all and the test would only
 measure throughput. At 4 MiB at most ~13 requests are admitted and the rest are refused continuously.
+Acknowledged requests then wait in the spool for the flattener; ``spool_max_bytes`` (16 MiB, ~50
+requests) bounds that backlog, so the senders, which outpace the flattener, are refused there too.
 
 Memory bound. An idle server measures ~430 MiB RSS here (chDB engine, Python, gRPC) and 0.6–0.8 GiB
 at full ingest; admitted payload is capped at 4 MiB, so everything above idle is chDB's insert/merge
@@ -58,7 +61,9 @@ from tests.e2e.robustness_helpers import (
 from tests.vigil_process import VigilProcess
 
 MAX_INFLIGHT = 4 * MIB
-OVERLOAD_ENV = {"VIGIL_MAX_INFLIGHT_BYTES": str(MAX_INFLIGHT), "VIGIL_MAX_REQUEST_BYTES": str(MAX_INFLIGHT)}
+SPOOL_MAX = 16 * MIB
+OVERLOAD_ENV = {"VIGIL_MAX_INFLIGHT_BYTES": str(MAX_INFLIGHT), "VIGIL_MAX_REQUEST_BYTES": str(MAX_INFLIGHT),
+                "VIGIL_SPOOL_MAX_BYTES": str(SPOOL_MAX)}
 DURATION_S = 60.0 if SOAK else 15.0
 HTTP_SENDERS = 12
 GRPC_SENDERS = 12

@@ -157,6 +157,8 @@ def traffic(server: VigilProcess) -> Traffic:
     assert grpc_send(server, "metrics", b"\xff\xff\xff\xff") == grpc.StatusCode.INVALID_ARGUMENT
     assert post(server, "traces", b"x", "text/plain") == 415
     assert post(server, "traces", b"\x00" * (LIMIT + 1)) == 413
+    # batch metrics count INSERTs of the flattener: an API read waits until acknowledged data is stored
+    assert httpx.get(f"{server.api}/api/services", timeout=30).status_code == 200
     return Traffic(before, scrape(server))
 
 

@@ -1,6 +1,7 @@
 """Columnar store outage: the disk under chDB fills up while clients keep sending, then frees up again.
 
-The columnar store lives on a small tmpfs mounted by the test (``VIGIL_CLICKHOUSE_URL=chdb://<mount>/chdb``);
+The columnar store lives on a small tmpfs mounted by the test (``VIGIL_CLICKHOUSE_URL=chdb://<mount>/chdb``),
+and so does the ingest spool in the first variant (in the second it is on the ordinary disk);
 the data dir — embedded PostgreSQL and the server log — stays on the ordinary disk, so only the columnar
 store is starved. While the filesystem is full every ingest request must be answered as *retryable*
 (HTTP 503 + ``Retry-After`` / gRPC ``UNAVAILABLE`` with ``RetryInfo``), never 400 (a client would drop
@@ -121,9 +122,16 @@ def _is_retryable_store_refusal(outcome: Outcome) -> bool:
     return outcome.label in ("http 503", "grpc UNAVAILABLE") and outcome.retry_after is not None
 
 
-def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: OutageDirs) -> None:
+@pytest.mark.parametrize("spool_on_full_disk", [True, False], ids=["spool-on-the-full-disk", "spool-elsewhere"])
+def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: OutageDirs,
+                                                             spool_on_full_disk: bool) -> None:
+    """With the ingest spool on the full disk too, nothing can be made durable: every request is
+    refused as retryable. With the spool on another disk, requests keep being acknowledged (durable in
+    the spool) or refused as retryable once the spool is full, and are stored when the disk frees up."""
     chdb_path = outage_dirs.mount / "chdb"
-    server = VigilProcess(outage_dirs.data_dir, env={"VIGIL_CLICKHOUSE_URL": f"chdb://{chdb_path}"}).start()
+    spool = (outage_dirs.mount if spool_on_full_disk else outage_dirs.data_dir.parent) / "spool"
+    env = {"VIGIL_CLICKHOUSE_URL": f"chdb://{chdb_path}", "VIGIL_SPOOL_DIR": str(spool)}
+    server = VigilProcess(outage_dirs.data_dir, env=env).start()
     workload = Workload(resources=2, spans_per_resource=100)
     ledger = Ledger(workload.spans_per_request)
     stop = threading.Event()
@@ -202,7 +210,8 @@ def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: Outage
     print(f"during the outage: {[o.label for o in during]}; recovered after {recovered}; "
           f"all outcomes {ledger.counts()}; health during the outage: {health_during}")
     assert exit_code == 0, log_tail(outage_dirs.data_dir)
-    wrong = [o for o in during if not _is_retryable_store_refusal(o)]
+    wrong = [o for o in during if not (_is_retryable_store_refusal(o)
+                                       or (not spool_on_full_disk and o.kind == "ack"))]
     assert not wrong, f"answers during the outage that are not 503/UNAVAILABLE with a retry delay: {wrong}"
     assert set(recovered) == {"http", "grpc"}, f"ingest did not recover without a restart: {recovered}\n" \
                                                 f"{log_tail(outage_dirs.data_dir)}"

@@ -63,7 +63,7 @@ def test_unrelated_env_is_ignored() -> None:
     [
         ({"VIGIL_PORT": "abc"}, "port"),
         ({"VIGIL_PORT": "80.5"}, "port"),
-        ({"VIGIL_BATCH_MAX_ROWS": "lots"}, "batch_max_rows"),
+        ({"VIGIL_FLATTEN_MAX_ROWS": "lots"}, "flatten_max_rows"),
         ({"VIGIL_SHUTDOWN_TIMEOUT_S": "soon"}, "shutdown_timeout_s"),
     ],
 )
@@ -113,12 +113,22 @@ def test_yaml_null_string_field_is_not_the_text_none(tmp_path: Path, field: str)
 
 def test_invalid_values_are_all_listed() -> None:
     env = {"VIGIL_PORT": "70000", "VIGIL_OTLP_GRPC_PORT": "-1", "VIGIL_RETENTION_LOGS_DAYS": "-3",
-           "VIGIL_WRITER_THREADS": "0"}
+           "VIGIL_FLATTEN_MAX_ROWS": "0"}
     with pytest.raises(ConfigError) as info:
         load(None, env=env)
     msg = str(info.value)
-    for field in ("port=70000", "otlp_grpc_port", "retention_logs_days", "writer_threads"):
+    for field in ("port=70000", "otlp_grpc_port", "retention_logs_days", "flatten_max_rows"):
         assert field in msg, msg
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("On", True), ("false", False), ("0", False)])
+def test_booleans_parse_strictly(raw: str, value: bool) -> None:
+    assert load(None, env={"VIGIL_SPOOL_FSYNC": raw}).spool_fsync is value
+
+
+def test_an_unreadable_boolean_is_an_error_not_false() -> None:
+    with pytest.raises(ConfigError, match="spool_fsync"):
+        load(None, env={"VIGIL_SPOOL_FSYNC": "maybe"})
 
 
 def test_negative_retention_from_yaml(tmp_path: Path) -> None:
