@@ -14,9 +14,9 @@ Contract:
 * :meth:`SegmentLog.seal` closes the open segment; the caller then owns it (reads it with
   :func:`read_segment`, deletes it with :func:`remove` once stored). Segments found on disk at
   start-up — including the one a crashed process had open — are listed in ``recovered``.
-* :func:`read_segment` returns the records in order. A torn or corrupt record can only be the tail of a
-  segment whose writer died mid-append (its request was never acknowledged): reading stops there and
-  the damage is reported in :class:`SegmentData`.
+* :class:`SegmentReader` streams the records in order (:func:`read_segment` lists them). A torn or
+  corrupt record can only be the tail of a segment whose writer died mid-append (its request was never
+  acknowledged): reading stops there and the damage is reported (``damaged_bytes``).
 * Thread-safety: a :class:`SegmentLog` belongs to one thread (the spool writer's appender).
 """
 
@@ -27,6 +27,7 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,21 +59,34 @@ def frame(record: Record) -> bytes:
     return HEADER.pack(len(record.payload), record.rows, zlib.crc32(record.payload, record.rows)) + record.payload
 
 
+class SegmentReader:
+    """Streams the records of a sealed segment (one record in memory at a time). After iteration,
+    ``damaged_bytes`` holds the size of a torn or corrupt tail (0 for a clean segment)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.damaged_bytes = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        size = self.path.stat().st_size
+        pos = 0
+        with self.path.open("rb") as f:
+            while pos + HEADER.size <= size:
+                length, rows, crc = HEADER.unpack(f.read(HEADER.size))
+                if pos + HEADER.size + length > size:
+                    break
+                payload = f.read(length)
+                if len(payload) != length or zlib.crc32(payload, rows) != crc:
+                    break
+                pos += HEADER.size + length
+                yield Record(rows, payload)
+        self.damaged_bytes = size - pos
+
+
 def read_segment(path: Path) -> SegmentData:
-    data = path.read_bytes()
-    records: list[Record] = []
-    pos, end = 0, len(data)
-    while pos + HEADER.size <= end:
-        size, rows, crc = HEADER.unpack_from(data, pos)
-        start = pos + HEADER.size
-        if start + size > end:
-            break
-        payload = data[start:start + size]
-        if zlib.crc32(payload, rows) != crc:
-            break
-        records.append(Record(rows, payload))
-        pos = start + size
-    return SegmentData(path, records, end - pos)
+    reader = SegmentReader(path)
+    records = list(reader)
+    return SegmentData(path, records, reader.damaged_bytes)
 
 
 def _key(path: Path) -> tuple[int, int]:

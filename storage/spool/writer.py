@@ -31,14 +31,14 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from storage.clickhouse.inserter import ChunkInserter
 from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
 from storage.observer import FlushObserver, NullFlushObserver
-from storage.spool.segments import Record, SegmentLog, read_segment, remove
+from storage.spool.segments import Record, SegmentLog, SegmentReader, remove
 
 log = logging.getLogger(__name__)
 
@@ -317,23 +317,23 @@ class SpoolingWriter:
         sig = self._signals[name]
         attempt = 0
         while True:
+            reader = SegmentReader(path)
+            start = 0
             try:
-                data = read_segment(path)
+                for chunk in _chunks(reader, self._max_rows, self._max_bytes):
+                    token = f"{path.stem}:{start}-{start + len(chunk) - 1}"
+                    if not self._store(name, inserter, token, chunk, start, path.stem):
+                        return False
+                    start += len(chunk)
                 break
             except OSError as exc:
                 log.error("cannot read spool segment %s: %s", path, exc)
                 if self._backoff(attempt) is None:
                     return False
                 attempt += 1
-        if data.damaged_bytes:
+        if reader.damaged_bytes:
             log.warning("spool segment %s ends with %d bytes of a torn record (a crash mid-append; that request "
-                        "was never acknowledged)", path.name, data.damaged_bytes)
-        start = 0
-        for chunk in _chunks(data.records, self._max_rows, self._max_bytes):
-            if not self._store(name, inserter, f"{path.stem}:{start}-{start + len(chunk) - 1}", chunk, start,
-                               path.stem):
-                return False
-            start += len(chunk)
+                        "was never acknowledged)", path.name, reader.damaged_bytes)
         freed = remove(path)
         with self._cond:
             _, highest = sig.sealed.pop(0)
@@ -405,22 +405,20 @@ class SpoolingWriter:
                   error[:500])
 
 
-def _chunks(records: list[Record], max_rows: int, max_bytes: int) -> list[list[Record]]:
-    """Split ``records`` in order; each chunk holds at least one record and otherwise stays within both
-    limits. Deterministic: the same segment always gives the same chunks (and tokens)."""
-    chunks: list[list[Record]] = []
+def _chunks(records: Iterable[Record], max_rows: int, max_bytes: int) -> Iterator[list[Record]]:
+    """Split ``records`` in order, lazily; each chunk holds at least one record and otherwise stays
+    within both limits. Deterministic: the same segment always gives the same chunks (and tokens)."""
     current: list[Record] = []
     rows = size = 0
     for r in records:
         if current and (rows + r.rows > max_rows or size + len(r.payload) > max_bytes):
-            chunks.append(current)
+            yield current
             current, rows, size = [], 0, 0
         current.append(r)
         rows += r.rows
         size += len(r.payload)
     if current:
-        chunks.append(current)
-    return chunks
+        yield current
 
 
 def _settle(p: _Pending, err: BaseException | None) -> None:
