@@ -67,6 +67,7 @@ from bench.harness import (  # noqa: E402
     ServerPorts,
     ServerProcess,
     add_server_args,
+    http_get,
     install_signal_handlers,
     measure_store,
     percentile,
@@ -388,12 +389,8 @@ def wait_drained(api_port: int, host: str, timeout: float = 300.0) -> float:
     """Poll ``/api/health`` until nothing acknowledged is waiting to be stored; return the seconds."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
-        conn = http.client.HTTPConnection(host, api_port, timeout=10)
-        try:
-            conn.request("GET", "/api/health")
-            ingest = json.loads(conn.getresponse().read()).get("components", {}).get("ingest", {})
-        finally:
-            conn.close()
+        _, body = http_get(host, api_port, "/api/health")
+        ingest = json.loads(body).get("components", {}).get("ingest", {})
         if ingest.get("spool_backlog_bytes") == 0 and ingest.get("queued_requests") == 0:
             return time.perf_counter() - started
         time.sleep(0.05)

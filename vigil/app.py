@@ -124,6 +124,7 @@ class Vigil:
                 "inflight_bytes": s.inflight_bytes_now,
                 "queued_requests": s.queued_requests_now,
                 "spool_backlog_bytes": s.backlog_bytes_now,
+                "spool_failures": s.spool_failures,
                 "dead_letters": s.dead_letters,
             }
         ok = all(c.get("status") == "ok" for c in components.values())

@@ -63,8 +63,7 @@ class WriterStats:
     rows: int = 0
     failures: int = 0
     flush_seconds_total: float = 0.0
-    spooled_requests: int = 0
-    spool_failures: int = 0
+    spool_failures: int = 0  # appends the disk refused (those requests were answered 503)
     dead_letters: int = 0
     inflight_bytes_now: int = 0  # accepted, not yet on disk
     backlog_bytes_now: int = 0  # on disk, not yet stored
@@ -162,10 +161,6 @@ class SpoolingWriter:
         return (not self._closing and self._inflight + nbytes <= self._max_inflight
                 and self.stats.backlog_bytes_now + self._inflight + nbytes <= self._spool_max)
 
-    @property
-    def retry_after(self) -> float:
-        return 1.0
-
     async def write(self, signal: str, payload: bytes, rows: int) -> None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
@@ -255,7 +250,6 @@ class SpoolingWriter:
                 sig.open_max = last
                 sig.backlog += written
                 sig.first_unsealed = sig.first_unsealed or time.monotonic()
-                self.stats.spooled_requests += len(batch)
             else:
                 # never acknowledged: "done" once whatever was spooled before them is stored
                 if sig.log.open_path is not None:
@@ -352,8 +346,9 @@ class SpoolingWriter:
             try:
                 inserter.insert(signal, [r.payload for r in chunk], f"vigil:{token}")
             except StoreUnavailable as exc:
-                self.stats.failures += 1
-                self.stats.last_failure, self.stats.last_error = time.monotonic(), str(exc)[:300]
+                with self._cond:
+                    self.stats.failures += 1
+                    self.stats.last_failure, self.stats.last_error = time.monotonic(), str(exc)[:300]
                 self._observer.failed(signal, len(chunk), "unavailable")
                 log.warning("storing %d %s requests failed (attempt %d): %s", len(chunk), signal, attempt + 1,
                             str(exc)[:500])
@@ -383,13 +378,18 @@ class SpoolingWriter:
             return True
 
     def _backoff(self, attempt: int) -> float | None:
-        """Sleep before retrying a store failure; None when closing and out of time."""
+        """Sleep before retrying a failure (the whole delay: appends wake the condition all the time);
+        None when closing leaves no time for it."""
         delay = min(5.0, 0.1 * 2 ** attempt)
+        until = time.monotonic() + delay
         with self._cond:
-            if self._closing and time.monotonic() + delay > self._deadline:
-                return None
-            self._cond.wait(delay)
-        return delay
+            while True:
+                if self._closing and until > self._deadline:
+                    return None
+                left = until - time.monotonic()
+                if left <= 0:
+                    return delay
+                self._cond.wait(left)
 
     def _dead_letter(self, signal: str, segment: str, index: int, record: Record, error: str) -> None:
         folder = self.dir / "dead" / signal

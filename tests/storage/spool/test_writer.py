@@ -158,6 +158,19 @@ async def test_store_down_keeps_the_spool_and_a_later_start_stores_it(make_write
     assert _count(ch, "otel_traces", service) == 4
 
 
+async def test_a_failing_store_is_retried_with_back_off_while_requests_keep_arriving(
+        make_writer: WriterFactory, tmp_path: Path) -> None:
+    """Every append wakes the flatteners; the back-off must still be slept in full (0.1, 0.2, 0.4 … s),
+    not cut short into a retry loop that hammers a store which is down."""
+    w = make_writer(tmp_path / "hammer", dsn=DOWN)
+    service = _service()
+    for _ in range(40):  # ~1 s of appends, each one notifying the flatteners
+        await _within(w.write("traces", _traces(service, 1), 1))
+        await asyncio.sleep(0.025)
+    # within ~1 s, back-off allows at most 1 + (0.1 + 0.2 + 0.4 + 0.8 s) → 5 attempts; 40 without it
+    assert 1 <= w.stats.failures <= 6, w.stats.failures
+
+
 async def test_full_backlog_while_the_store_keeps_up_is_overloaded(make_writer: WriterFactory) -> None:
     w = make_writer(start=False, spool_max_bytes=1024)
     with pytest.raises(Overloaded):
