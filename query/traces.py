@@ -77,16 +77,15 @@ def _span(r: dict[str, Any]) -> dict[str, Any]:
 
 def get_trace(reader: TelemetryReader, trace_id: str) -> dict[str, Any]:
     tid = normalise_trace_id(trace_id)
-    # One statement: the scalar subqueries read the trace's time bounds from the trace-id table
-    # (its primary key) and become constants for index analysis. The bounds are on the sorting
-    # key's own expression (toDateTime(Timestamp)) so the primary index prunes granules inside
-    # each (ServiceName, SpanName) range, not only whole partitions. An unknown id has no bounds
-    # (min/max of nothing is 1970) and matches no row.
-    bounds = "FROM otel_traces_trace_id_ts WHERE TraceId = {tid:String}"
+    # One statement: the scalar subquery reads the trace's time bounds from the trace-id table (its
+    # primary key) and becomes a constant for index analysis. The bounds are on the sorting key's own
+    # expression (toDateTime(Timestamp)) so the primary index prunes granules inside each
+    # (ServiceName, SpanName) range, not only whole partitions. An unknown id has no bounds (min/max of
+    # nothing is 1970) and matches no row.
     rows = reader.rows(
+        "WITH (SELECT (min(Start), max(End)) FROM otel_traces_trace_id_ts WHERE TraceId = {tid:String}) AS b "
         f"SELECT {_SPAN_COLUMNS} FROM otel_traces WHERE TraceId = {{tid:String}} "
-        f"AND toDateTime(Timestamp) >= (SELECT min(Start) {bounds}) "
-        f"AND toDateTime(Timestamp) <= (SELECT max(End) {bounds}) "
+        "AND toDateTime(Timestamp) >= b.1 AND toDateTime(Timestamp) <= b.2 "
         "ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId, Timestamp",
         {"tid": tid},
     )

@@ -60,9 +60,22 @@ def _v2(r: Retention) -> list[str]:
     setting = f"non_replicated_deduplication_window = {DEDUP_WINDOW}"
     return [f"ALTER TABLE {t} MODIFY SETTING {setting}" for t in DEDUP_TABLES]
 
+TRACES_BLOCK_MAX, TRACES_BLOCK_MIN = 16_384, 4_096
+
+
+def _v3(r: Retention) -> list[str]:
+    """Small compression blocks for ``otel_traces``: fetching one trace reads a granule of every column
+    in ~10 places; with the default 64 KiB–1 MiB blocks each read decompressed up to 1 MiB of map
+    columns (24 MB per trace fetch on 10 M spans). 4–16 KiB blocks cut trace-by-id and the trace
+    searches by ~15–25 % for ~2.5 % more bytes on disk (measured, see README). Applies to new parts and
+    to parts rewritten by merges."""
+    return [f"ALTER TABLE otel_traces MODIFY SETTING max_compress_block_size = {TRACES_BLOCK_MAX}, "
+            f"min_compress_block_size = {TRACES_BLOCK_MIN}"]
+
 MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
     (1, "otel tables, ingest staging and flattening views", _v1),
     (2, "insert deduplication window for the ingest spool", _v2),
+    (3, "small compression blocks for trace lookups", _v3),
 ]
 
 LEDGER = """

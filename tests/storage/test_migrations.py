@@ -8,7 +8,17 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from storage.clickhouse import ddl
-from storage.clickhouse.migrations import MIGRATIONS, Retention, applied_versions, migrate, reconcile_retention
+from storage.clickhouse.migrations import (
+    DEDUP_TABLES,
+    DEDUP_WINDOW,
+    MIGRATIONS,
+    TRACES_BLOCK_MAX,
+    TRACES_BLOCK_MIN,
+    Retention,
+    applied_versions,
+    migrate,
+    reconcile_retention,
+)
 from tests.storage.conftest import SESSION_RETENTION, ChdbStore
 
 TABLES = {
@@ -109,3 +119,15 @@ def test_migrate_reconciles_retention(ch: Client, restore_retention: None) -> No
     assert "toIntervalDay(11)" in sql["otel_traces"]
     assert "toIntervalDay(12)" in sql["otel_logs"]
     assert "toIntervalDay(13)" in sql["otel_metrics_sum"]
+
+
+def test_otel_tables_keep_a_deduplication_window_for_the_spool(ch: Client) -> None:
+    created = _create_sql(ch)
+    for table in DEDUP_TABLES:
+        assert f"non_replicated_deduplication_window = {DEDUP_WINDOW}" in created[table], table
+
+
+def test_traces_use_small_compression_blocks(ch: Client) -> None:
+    sql = _create_sql(ch)["otel_traces"]
+    assert f"max_compress_block_size = {TRACES_BLOCK_MAX}" in sql
+    assert f"min_compress_block_size = {TRACES_BLOCK_MIN}" in sql
