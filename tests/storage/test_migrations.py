@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,8 @@ from storage.clickhouse import ddl
 from storage.clickhouse.migrations import (
     DEDUP_TABLES,
     DEDUP_WINDOW,
+    ID_BLOCK_MAX,
+    ID_COLUMNS,
     MIGRATIONS,
     TRACES_BLOCK_MAX,
     TRACES_BLOCK_MIN,
@@ -131,3 +134,6 @@ def test_traces_use_small_compression_blocks(ch: Client) -> None:
     sql = _create_sql(ch)["otel_traces"]
     assert f"max_compress_block_size = {TRACES_BLOCK_MAX}" in sql
     assert f"min_compress_block_size = {TRACES_BLOCK_MIN}" in sql
+    for column in ID_COLUMNS:  # random hex ids compress far worse in small blocks: defaults kept
+        settings = re.search(rf"`{column}` String CODEC\(ZSTD\(1\)\) SETTINGS \(([^)]*)\)", sql)
+        assert settings is not None and f"max_compress_block_size = {ID_BLOCK_MAX}" in settings.group(1), sql
