@@ -317,6 +317,11 @@ def export_grpc(export: grpc.UnaryUnaryMultiCallable, payload: bytes, timeout: f
             return Outcome("uncertain", label, retry_after)
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return Outcome("uncertain", label)
+        if code == grpc.StatusCode.CANCELLED:
+            # grpcio's server cancels calls that arrive while it shuts down, before any handler saw them
+            # (grpc/grpc#41785); OTLP lists CANCELLED as retryable. Whether such a request was stored is
+            # checked by the callers (never stored without an acknowledgement after a graceful stop).
+            return Outcome("uncertain", label)
         details = exc.details()  # type: ignore[attr-defined]
         return Outcome("uncertain", label, problem=f"unexpected gRPC {code.name}: {details}")
     resp = ExportTraceServiceResponse.FromString(raw)
