@@ -27,6 +27,8 @@ from receiver.http import OtlpHttpApp
 from storage.clickhouse.client import connect, is_embedded, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter
 from storage.clickhouse.migrations import Retention, migrate
+from storage.clickhouse.part_guard import PartGuard
+from storage.clickhouse.part_sweeper import PartSweeper
 from storage.clickhouse.reader import ClickHouseReader
 from storage.clickhouse.redaction import Redaction
 from storage.clickhouse.redaction import load as load_redaction
@@ -55,6 +57,7 @@ class Vigil:
         self.metadata: MetadataStore | None = None
         self.writer: SpoolingWriter | None = None
         self.reader: ClickHouseReader | None = None
+        self.sweeper: PartSweeper | None = None
         self.redaction = Redaction()
         self._stop = asyncio.Event()
         self.selfmetrics = SelfMetrics()
@@ -75,10 +78,14 @@ class Vigil:
         migrate(admin, self.retention, self.redaction, cfg.clickhouse_cluster)
         admin.close()
         dsn = cfg.columnar_dsn
+        guard = None
+        if cfg.part_check_free_bytes > 0 and not cfg.clickhouse_cluster:  # replicas repair themselves
+            guard = PartGuard(cfg.part_check_free_bytes, local_files=is_embedded(dsn))
+            self.sweeper = PartSweeper(guard, lambda: connect(dsn))
         if cfg.role != "query":
             self.writer = SpoolingWriter(
                 cfg.spool_path,
-                lambda: ChunkInserter(lambda: connect(dsn), lambda message: protobuf_settings(dsn, message)),
+                lambda: ChunkInserter(lambda: connect(dsn), lambda message: protobuf_settings(dsn, message), guard),
                 flatten_max_rows=cfg.flatten_max_rows,
                 flatten_max_bytes=cfg.flatten_max_bytes,
                 flatten_linger_ms=cfg.flatten_linger_ms,
@@ -90,7 +97,9 @@ class Vigil:
         if self.writer is not None:
             writer = self.writer
             self.selfmetrics.watch_writer(lambda: writer.stats)
-        self.reader = ClickHouseReader(lambda: connect(dsn))
+        self.reader = ClickHouseReader(lambda: connect(dsn), guard=guard)
+        if self.sweeper is not None:
+            self.sweeper.start()
 
     @property
     def retention(self) -> Retention:
@@ -110,6 +119,8 @@ class Vigil:
             except Exception as exc:  # noqa: BLE001 - health reports every failure
                 components[name] = {"status": "error", "error": str(exc)[:300]}
         components["columnar"]["backend"] = "chdb" if is_embedded(self.cfg.columnar_dsn) else "clickhouse"
+        if self.sweeper is not None:
+            components["columnar"].update(self._part_health(self.sweeper.guard))
         components["metadata"]["backend"] = "external" if self.cfg.postgres_url else "embedded"
         if self.writer:
             s = self.writer.stats
@@ -129,6 +140,19 @@ class Vigil:
             }
         ok = all(c.get("status") == "ok" for c in components.values())
         return {"status": "ok" if ok else "degraded", "version": __version__, "components": components}
+
+    @staticmethod
+    def _part_health(guard: PartGuard) -> dict[str, Any]:
+        """Damaged parts (a disk filled up mid-write) make the columnar store unhealthy until repaired."""
+        s, damaged = guard.stats, guard.damaged_parts()
+        out: dict[str, Any] = {"parts_checked": s.checked_parts, "damaged_inserts": s.damaged_inserts,
+                               "restored_merges": s.restored_merges}
+        if s.unrepaired:
+            out["unrepaired"] = s.unrepaired
+        if damaged:
+            out.update(status="error", damaged_parts=damaged,
+                       error="parts damaged by a full disk are hidden from reads until repaired")
+        return out
 
     def _before_read(self) -> Callable[[], Awaitable[None]] | None:
         """Read-your-writes for the query API: wait until what was acknowledged before a read is stored."""
@@ -204,4 +228,6 @@ class Vigil:
             await asyncio.wait_for(drain, timeout)
         if self.writer:
             await asyncio.to_thread(self.writer.close, timeout)
+        if self.sweeper:
+            await asyncio.to_thread(self.sweeper.stop, timeout)
         log.info("stopped")

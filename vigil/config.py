@@ -66,6 +66,10 @@ class Config:
     wait (in the ``all`` role; a ``query``-only process never waits)."""
     max_inflight_bytes: int = 256 * 1024 * 1024
     """Admission control: request bytes accepted but not yet spooled; beyond it → 429/RESOURCE_EXHAUSTED."""
+    part_check_free_bytes: int = 1024 * 1024 * 1024
+    """While a columnar disk has less free space than this (and for a minute after), every part the store
+    writes is checked: a full disk can make it commit empty parts, which are then hidden, re-sent from
+    the spool or rebuilt from the parts they were merged from. 0 = never check."""
     auth_tokens: str = ""
     """Ingest bearer tokens, comma-separated ``token`` or ``token=tenant`` (empty = no ingest auth)."""
     auth_tokens_file: str = ""
@@ -108,7 +112,7 @@ class Config:
             problems.append(f"role={self.role!r}: use all, receiver or query")
         if self.clickhouse_cluster and not self.clickhouse_url:
             problems.append("clickhouse_cluster needs clickhouse_url (a ClickHouse server)")
-        for name in ("flatten_linger_ms", "read_after_write_timeout_ms"):
+        for name in ("flatten_linger_ms", "read_after_write_timeout_ms", "part_check_free_bytes"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         for name in ("max_inflight_bytes", "spool_max_bytes"):

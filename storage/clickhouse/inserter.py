@@ -8,6 +8,10 @@ request of ``signal``; the staging table's views flatten them into the ``otel_*`
 * :class:`StoreUnavailable` — anything else (disk full, read-only, memory limit, connection loss…);
   retry later.
 
+With a :class:`~storage.clickhouse.part_guard.PartGuard`, a committed INSERT is checked for parts the store
+committed but could not write (disk filling up mid-write); those raise
+:class:`~storage.clickhouse.part_guard.DamagedPart` (a ``StoreUnavailable``: send the same chunk again later).
+
 ``token`` becomes the ``insert_deduplication_token``: repeating an insert with the same token and the
 same payloads (e.g. after a crash between the commit and the spool's bookkeeping) stores nothing twice
 (``non_replicated_deduplication_window`` on the target tables, propagated through the views).
@@ -25,6 +29,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 
 from storage.clickhouse import ddl
+from storage.clickhouse.part_guard import PartGuard
 from storage.errors import RejectedPayload, StoreUnavailable
 
 # ClickHouse error codes that mean "this data is bad" (permanent); every other failure — disk full,
@@ -35,9 +40,14 @@ DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 33, 36, 38, 41, 53, 69, 70, 72, 117
 _CODE = re.compile(r"Code: (\d+)")
 
 
-def is_data_error(exc: BaseException) -> bool:
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code in an exception's message, if any."""
     match = _CODE.search(str(exc))
-    return match is not None and int(match.group(1)) in DATA_ERROR_CODES
+    return int(match.group(1)) if match else None
+
+
+def is_data_error(exc: BaseException) -> bool:
+    return error_code(exc) in DATA_ERROR_CODES
 
 
 def length_delimited(payloads: list[bytes]) -> bytes:
@@ -46,8 +56,10 @@ def length_delimited(payloads: list[bytes]) -> bytes:
 
 
 class ChunkInserter:
-    def __init__(self, connect: Callable[[], Client], protobuf_settings: Callable[[str], dict[str, Any]]) -> None:
+    def __init__(self, connect: Callable[[], Client], protobuf_settings: Callable[[str], dict[str, Any]],
+                 guard: PartGuard | None = None) -> None:
         self._connect = connect
+        self._guard = guard
         self._client: Client | None = None
         self._settings = {signal: protobuf_settings(message) for signal, (_, message) in ddl.STAGING.items()}
 
@@ -63,6 +75,10 @@ class ChunkInserter:
                 self._client = self._connect()
             self._client.raw_insert(ddl.STAGING[signal][0], None, length_delimited(payloads), fmt="Protobuf",
                                     settings=settings)
+            if self._guard is not None:
+                self._guard.verify_inserted(self._client, signal)
+        except StoreUnavailable:
+            raise
         except OperationalError as exc:
             self.reset()
             raise StoreUnavailable(str(exc)) from exc

@@ -3,6 +3,8 @@
 ``ClickHouseReader.rows(sql, params)`` runs on a pool of handles separate from the writer's (a chDB
 handle runs one statement at a time). Blocking; call it from a worker thread in async code.
 Parameters use ClickHouse server-side binding (``{name:Type}``); never format values into SQL.
+With a :class:`~storage.clickhouse.part_guard.PartGuard`, reads skip parts known to be damaged, and a read
+that fails the way a damaged part makes it fail is retried once after the guard looked for new ones.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from storage.clickhouse.inserter import error_code
+from storage.clickhouse.part_guard import DAMAGE_ERROR_CODES, PartGuard
 
 
 class ClickHouseReader:
-    def __init__(self, connect: Callable[[], Client], handles: int = 4) -> None:
+    def __init__(self, connect: Callable[[], Client], handles: int = 4, guard: PartGuard | None = None) -> None:
         self._connect = connect
+        self._guard = guard
         self._pool: queue.LifoQueue[Client | None] = queue.LifoQueue()
         for _ in range(handles):
             self._pool.put(None)  # created lazily
@@ -26,7 +33,7 @@ class ClickHouseReader:
         try:
             if client is None:
                 client = self._connect()
-            result = client.query(sql, parameters=params or {})
+            result = self._query(client, sql, params or {})
             names = result.column_names
             return [dict(zip(names, r, strict=True)) for r in result.result_rows]
         except Exception:
@@ -34,6 +41,17 @@ class ClickHouseReader:
             raise
         finally:
             self._pool.put(client)
+
+    def _query(self, client: Client, sql: str, params: dict[str, Any]) -> Any:
+        guard = self._guard
+        if guard is None:
+            return client.query(sql, parameters=params)
+        try:
+            return client.query(sql, parameters=params, settings=guard.read_settings())
+        except DatabaseError as exc:
+            if error_code(exc) not in DAMAGE_ERROR_CODES or not guard.scan(client, str(exc)):
+                raise
+        return client.query(sql, parameters=params, settings=guard.read_settings())
 
     def ping(self) -> None:
         self.rows("SELECT 1")

@@ -1,0 +1,177 @@
+"""storage.clickhouse.part_guard against the session's embedded chDB.
+
+A full disk makes chDB commit parts whose files are all empty (reproduced on a filling tmpfs: see
+tests/e2e/test_store_outage.py). Here the same damage is made by emptying a committed part's files, so
+each repair path runs deterministically: an inserted part is hidden, dropped and rewritten from the
+same payloads; a merged part is replaced by the parts it was merged from; reads skip damaged parts.
+Each test writes to its own day (its own partition), so no merge mixes its parts with anyone else's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from storage.clickhouse.client import connect, protobuf_settings
+from storage.clickhouse.inserter import ChunkInserter
+from storage.clickhouse.part_guard import DamagedPart, PartGuard
+from storage.clickhouse.reader import ClickHouseReader
+from tests.receiver import now_ns, span_request
+
+ALWAYS = 1 << 62  # watch below this much free space: always
+DAY_NS = 86_400 * 10**9
+
+
+class Batch:
+    """``requests`` trace requests of ``spans`` spans each, ``days_ago`` days back, one trace per request."""
+
+    def __init__(self, days_ago: int, requests: int = 3, spans: int = 10) -> None:
+        self.service = f"guard-{uuid.uuid4().hex[:10]}"
+        start = now_ns() - days_ago * DAY_NS
+        self.day = dt.datetime.fromtimestamp(start / 1e9, dt.UTC).strftime("%Y%m%d")
+        self.trace_ids = [uuid.uuid4().bytes for _ in range(requests)]
+        self.payloads = [span_request(*[start + r * 1000 + i for i in range(spans)], service=self.service,
+                                      trace_id=t).SerializeToString() for r, t in enumerate(self.trace_ids)]
+        self.spans = requests * spans
+
+
+@pytest.fixture
+def client(chdb_dsn: str) -> Client:
+    return connect(chdb_dsn)  # not closed: closing an embedded handle closes the shared engine
+
+
+def inserter(dsn: str, guard: PartGuard | None = None) -> ChunkInserter:
+    return ChunkInserter(lambda: connect(dsn), lambda m: protobuf_settings(dsn, m), guard)
+
+
+def active_parts(ch: Client, table: str, day: str) -> list[tuple[str, str, int]]:
+    """(name, path, level) of the active parts of ``table`` in partition ``day``."""
+    rows = ch.query("SELECT name, path, level FROM system.parts WHERE database = currentDatabase() AND active "
+                    "AND table = {t:String} AND partition_id = {p:String} ORDER BY name",
+                    parameters={"t": table, "p": day}).result_rows
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def empty_files(part_path: str) -> None:
+    """What the store leaves when the disk fills up while it writes a part: every file empty."""
+    for entry in os.scandir(part_path):
+        if entry.is_file():
+            Path(entry.path).write_bytes(b"")
+
+
+def spans_of(ch: Client, service: str, settings: dict[str, str] | None = None) -> int:
+    return int(ch.query("SELECT count() FROM otel_traces WHERE ServiceName = {s:String}",
+                        parameters={"s": service}, settings=settings or {}).result_rows[0][0])
+
+
+def trace_rows(ch: Client, trace_id: bytes) -> int:
+    return int(ch.query("SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = {t:String}",
+                        parameters={"t": trace_id.hex()}).result_rows[0][0])
+
+
+@pytest.fixture
+def cleanup(ch: Client) -> Iterator[list[tuple[str, str]]]:
+    """(table, part) pairs to drop after the test, so a damaged part never outlives it."""
+    parts: list[tuple[str, str]] = []
+    yield parts
+    for table, name in parts:
+        with contextlib.suppress(DatabaseError):  # already gone
+            ch.command(f"ALTER TABLE {table} DROP PART '{name}'")
+
+
+def test_a_damaged_insert_is_hidden_dropped_and_rewritten_exactly(chdb_dsn: str, ch: Client, client: Client,
+                                                                   cleanup: list[tuple[str, str]]) -> None:
+    guard = PartGuard(ALWAYS, local_files=True)
+    batch, token = Batch(days_ago=21), f"guard-test:{uuid.uuid4().hex}"
+    inserter(chdb_dsn).insert("traces", batch.payloads, token)
+    assert spans_of(ch, batch.service) == batch.spans and trace_rows(ch, batch.trace_ids[0]) == 1
+    [(name, path, _)] = active_parts(ch, "otel_traces", batch.day)
+    cleanup.append(("otel_traces", name))
+    empty_files(path)  # the INSERT "succeeded", its part holds nothing
+
+    with pytest.raises(DamagedPart, match=name):
+        guard.verify_inserted(client, "traces")
+    assert active_parts(ch, "otel_traces", batch.day) == [] and guard.damaged_parts() == []
+    assert guard.stats.damaged_inserts == 1
+
+    # the flattener re-sends the same chunk with the same token: the dropped part is written again, the
+    # trace-id table (intact) deduplicates the repeat
+    inserter(chdb_dsn, guard).insert("traces", batch.payloads, token)
+    assert spans_of(ch, batch.service) == batch.spans
+    assert all(trace_rows(ch, t) == 1 for t in batch.trace_ids)
+    cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", batch.day))
+
+
+def test_reads_skip_a_damaged_part_and_name_it_in_health(chdb_dsn: str, ch: Client, client: Client,
+                                                         cleanup: list[tuple[str, str]]) -> None:
+    guard = PartGuard(ALWAYS, local_files=True)
+    damaged, intact = Batch(days_ago=22), Batch(days_ago=24)
+    inserter(chdb_dsn).insert("traces", damaged.payloads, f"guard-test:{uuid.uuid4().hex}")
+    inserter(chdb_dsn).insert("traces", intact.payloads, f"guard-test:{uuid.uuid4().hex}")
+    assert not guard.scan(client)  # every part checked and intact: the damage comes after
+    [(name, path, _)] = active_parts(ch, "otel_traces", damaged.day)
+    cleanup.append(("otel_traces", name))
+    cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", intact.day))
+    empty_files(path)
+
+    sql = "SELECT count() AS n FROM otel_traces WHERE TraceId = {t:String}"
+    with pytest.raises(DatabaseError, match="Code: 33"):  # what a read touching the part does unguarded
+        ClickHouseReader(lambda: connect(chdb_dsn)).rows(sql, {"t": intact.trace_ids[1].hex()})
+    reader = ClickHouseReader(lambda: connect(chdb_dsn), guard=guard)
+    assert reader.rows(sql, {"t": intact.trace_ids[1].hex()}) == [{"n": 10}]
+    assert guard.damaged_parts() == [f"otel_traces/{name}"]
+    assert reader.rows(sql, {"t": damaged.trace_ids[0].hex()}) == [{"n": 0}]  # hidden, not failing
+
+
+def test_a_damaged_merge_is_replaced_by_the_parts_it_was_made_from(chdb_dsn: str, ch: Client, client: Client,
+                                                                   cleanup: list[tuple[str, str]]) -> None:
+    batch = Batch(days_ago=23, requests=6)
+    for i in range(3):  # three inserted parts…
+        inserter(chdb_dsn).insert("traces", batch.payloads[2 * i: 2 * i + 2], f"guard-test:{uuid.uuid4().hex}")
+    ch.command(f"OPTIMIZE TABLE otel_traces PARTITION ID '{batch.day}' FINAL")
+    [(merged, path, level)] = active_parts(ch, "otel_traces", batch.day)  # …merged into one
+    assert level > 0
+    cleanup.append(("otel_traces", merged))
+    empty_files(path)
+
+    remote = PartGuard(ALWAYS, local_files=False)  # a server's files are out of reach: hide and report
+    assert remote.sweep(client) == 1
+    assert remote.damaged_parts() == [f"otel_traces/{merged}"]
+    assert any(merged in m and "by hand" in m for m in remote.stats.unrepaired)
+    assert spans_of(ch, batch.service, remote.read_settings()) == 0
+    assert [p[0] for p in active_parts(ch, "otel_traces", batch.day)] == [merged]  # left in place
+
+    guard = PartGuard(ALWAYS, local_files=True)  # embedded: rebuilt from the outdated source parts
+    assert guard.sweep(client) == 1
+    restored = active_parts(ch, "otel_traces", batch.day)
+    cleanup.extend(("otel_traces", n) for n, _, _ in restored)
+    assert len(restored) == 3 and merged not in [p[0] for p in restored]
+    assert spans_of(ch, batch.service) == batch.spans  # exactly once: the damaged part is detached
+    assert guard.damaged_parts() == [] and guard.stats.restored_merges == 1
+    detached = ch.query("SELECT name FROM system.detached_parts WHERE table = 'otel_traces' "
+                        "AND partition_id = {p:String}", parameters={"p": batch.day}).result_rows
+    assert (merged,) in detached  # quarantined, not deleted
+    assert guard.sweep(client) == 0  # the restored parts pass their checks
+
+
+def test_the_guard_only_looks_while_a_disk_is_nearly_full(chdb_dsn: str, ch: Client, client: Client,
+                                                          cleanup: list[tuple[str, str]]) -> None:
+    batch = Batch(days_ago=25)
+    inserter(chdb_dsn).insert("traces", batch.payloads, f"guard-test:{uuid.uuid4().hex}")
+    [(name, path, _)] = active_parts(ch, "otel_traces", batch.day)
+    cleanup.append(("otel_traces", name))
+    empty_files(path)
+    roomy = PartGuard(1)  # less than one free byte: never
+    roomy.verify_inserted(client, "traces")
+    assert roomy.sweep(client) == 0 and roomy.stats.checked_parts == 0
+    assert not PartGuard(0).watching(client)  # 0 turns the guard off
+    with pytest.raises(DamagedPart):
+        PartGuard(ALWAYS).verify_inserted(client, "traces")
