@@ -12,7 +12,8 @@ Contract:
 
 * ``watching(client)`` — True while some store disk has less than ``watch_below_free_bytes`` unreserved
   (``system.disks``; chDB and a server alike) and for ``watch_for_s`` after the last time it had; the
-  free-space query runs at most every ``probe_every_s``. ``watch_below_free_bytes = 0`` turns the guard off.
+  free-space query runs at most every ``probe_every_s`` (``fresh``: now, as after every INSERT).
+  ``watch_below_free_bytes = 0`` turns the guard off.
 * ``verify_inserted(client, signal)`` — call right after an INSERT of ``signal`` committed and *before*
   the data it came from is released. While watching, every level-0 (inserted) part of the signal's
   tables committed in the last ``recent_s`` seconds and not checked yet is checked. A damaged one is
@@ -28,8 +29,9 @@ Contract:
   deleted) once the store has space. Without ``local_files`` the part is hidden and reported.
   Retries what it could not finish (attach, detach) on every call.
 * ``scan(client, error)`` — after a read failed with ``error``: check the part whose file the message
-  names and every recent unchecked part (any level), changing nothing but what reads skip; True when it
-  found a new damaged part (the read is worth retrying).
+  names and every recent unchecked part (any level); hide the damaged ones and repair merged ones as
+  ``sweep`` does (inserted ones are left to ``verify_inserted``); True when it found a new damaged part
+  (the read is worth retrying).
 * ``read_settings()`` — query settings that make reads skip every part known damaged (``{}`` if none).
 
 Replicated tables (``--clickhouse-cluster``) repair themselves from replicas and are not handled here.
@@ -61,8 +63,11 @@ SIGNAL_TABLES: dict[str, tuple[str, ...]] = {
 }
 ALL_TABLES: tuple[str, ...] = tuple(t for tables in SIGNAL_TABLES.values() for t in tables)
 
-# Read errors that can come from a damaged part (worth a scan and one retry).
-DAMAGE_ERROR_CODES = frozenset({27, 32, 33, 40, 76, 107, 117, 246, 614})
+# Read errors a damaged part causes (worth a scan and one retry): CANNOT_PARSE_INPUT_ASSERTION_FAILED,
+# ATTEMPT_TO_READ_AFTER_EOF, CANNOT_READ_ALL_DATA, CHECKSUM_DOESNT_MATCH, CANNOT_OPEN_FILE,
+# FILE_DOESNT_EXIST, INCORRECT_DATA, CORRUPTED_DATA, CANNOT_DECOMPRESS, UNKNOWN_CODEC (seen: a merged part
+# whose column file held garbage instead of nothing).
+DAMAGE_ERROR_CODES = frozenset({27, 32, 33, 40, 76, 107, 117, 246, 271, 432})
 
 _PART_COLUMNS = "table, name, partition_id, min_block_number, max_block_number, level, data_version, path"
 
@@ -121,6 +126,7 @@ class PartGuard:
         self.local_files = local_files
         self.stats = GuardStats()
         self._lock = threading.RLock()
+        self._repair_lock = threading.Lock()
         self._probed_at = -1e18
         self._tight_at = -1e18
         self._checked: dict[str, set[str]] = {}
@@ -129,12 +135,12 @@ class PartGuard:
         self._to_attach: list[tuple[str, str]] = []  # (table, part under detached/) staged, not attached
 
     # ------------------------------------------------------------------ when to look
-    def watching(self, client: Client) -> bool:
+    def watching(self, client: Client, fresh: bool = False) -> bool:
         if self.watch_below_free_bytes <= 0:
             return False
         now = time.monotonic()
         with self._lock:
-            probe = now - self._probed_at >= self.probe_every_s
+            probe = fresh or now - self._probed_at >= self.probe_every_s
             if probe:
                 self._probed_at = now
         if probe:
@@ -164,18 +170,21 @@ class PartGuard:
             f"SELECT {_PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND active "
             "AND position({error:String}, path) > 0", parameters={"error": error},
         ).result_rows if error else []
-        found = False
+        found = []
         for part in [*map(Part.of, named), *self._unchecked(client, ALL_TABLES, "1")]:
             if part.key not in self._damaged and not self._intact(client, part):
-                found = True
-        return found
+                found.append(part)
+        for part in found:  # put the merged-from parts back before the read is retried
+            if part.level > 0:
+                self._repair_merged(client, part)
+        return bool(found)
 
     # ------------------------------------------------------------------ inserts
     def verify_inserted(self, client: Client, signal: str) -> None:
         tables = SIGNAL_TABLES[signal]
         with self._lock:
             known = [p for p in self._damaged.values() if p.table in tables and p.level == 0]
-        if not known and not self.watching(client):
+        if not known and not self.watching(client, fresh=True):  # the disk may have filled during the INSERT
             return
         damaged = known + [p for p in self._unchecked(client, tables, "level = 0") if not self._intact(client, p)]
         if not damaged:
@@ -209,6 +218,13 @@ class PartGuard:
         return found
 
     def _repair_merged(self, client: Client, broken: Part) -> None:
+        with self._repair_lock:  # the sweeper and a reader's scan may find the same part
+            with self._lock:
+                if broken.key not in self._damaged:
+                    return  # repaired meanwhile
+            self._repair_merged_locked(client, broken)
+
+    def _repair_merged_locked(self, client: Client, broken: Part) -> None:
         where = f"{broken.table}/{broken.name}"
         if broken.key not in self._restored:
             if not self.local_files:

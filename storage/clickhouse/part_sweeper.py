@@ -1,5 +1,9 @@
 """Background thread that runs :meth:`PartGuard.sweep` every ``interval_s`` seconds on its own handle.
 
+A tick costs nothing but a free-space probe (every ``probe_every_s``) while no disk is nearly full; the
+short interval bounds how long a damaged merged part can go unnoticed (reads that do not fail on it may
+miss its rows until then).
+
 ``start()`` / ``stop(timeout)``; a failing sweep (store down, disk full) is logged and retried on the
 next tick. ``stop`` waits for the current sweep to end. The handle is kept by the sweeper, never closed
 or dropped with the thread: closing an embedded chDB handle (also by garbage collection) closes the
@@ -20,7 +24,7 @@ log = logging.getLogger("vigil.storage.part_guard")
 
 
 class PartSweeper:
-    def __init__(self, guard: PartGuard, connect: Callable[[], Client], interval_s: float = 1.0) -> None:
+    def __init__(self, guard: PartGuard, connect: Callable[[], Client], interval_s: float = 0.25) -> None:
         self.guard = guard
         self._connect = connect
         self._interval = interval_s

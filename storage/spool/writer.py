@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SIGNALS = ("traces", "logs", "metrics")
 MIB = 1024 * 1024
+INSERT_GRACE_S = 20.0  # at shutdown, how long past the deadline an INSERT under way is waited for
 
 
 @dataclass
@@ -140,13 +141,16 @@ class SpoolingWriter:
             self._threads.append(t)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Spool what is queued, flatten the backlog for up to ``timeout`` seconds, stop the threads."""
+        """Spool what is queued, flatten the backlog for up to ``timeout`` seconds, stop the threads (an
+        INSERT still under way at the deadline is waited for, up to ``INSERT_GRACE_S`` more)."""
         with self._cond:
             self._closing = True
             self._deadline = time.monotonic() + timeout
             self._cond.notify_all()
-        for t in self._threads:
-            t.join(max(0.0, self._deadline - time.monotonic()) + 1.0)
+        for t in self._threads:  # an INSERT under way is waited for: exiting inside chDB crashes the engine
+            t.join(max(0.0, self._deadline - time.monotonic()) + INSERT_GRACE_S)
+            if t.is_alive():
+                log.error("%s still busy %.0f s after the shutdown deadline", t.name, INSERT_GRACE_S)
         if all(not t.is_alive() for t in self._threads):
             for sig in self._signals.values():
                 sig.log.close()
@@ -315,6 +319,8 @@ class SpoolingWriter:
             start = 0
             try:
                 for chunk in _chunks(reader, self._max_rows, self._max_bytes):
+                    if self._out_of_time():
+                        return False  # the rest is stored at the next start (stored chunks deduplicate)
                     token = f"{path.stem}:{start}-{start + len(chunk) - 1}"
                     if not self._store(name, inserter, token, chunk, start, path.stem):
                         return False
@@ -376,6 +382,10 @@ class SpoolingWriter:
                 self.stats.last_success = time.monotonic()
             self._observer.flushed(signal, len(chunk), rows, elapsed)
             return True
+
+    def _out_of_time(self) -> bool:
+        with self._cond:
+            return self._closing and time.monotonic() > self._deadline
 
     def _backoff(self, attempt: int) -> float | None:
         """Sleep before retrying a failure (the whole delay: appends wake the condition all the time);

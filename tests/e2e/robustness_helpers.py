@@ -406,6 +406,12 @@ def health(server: VigilProcess, timeout: float = 5.0) -> httpx.Response:
     return httpx.get(f"{server.api}/api/health", timeout=timeout)
 
 
+def spool_drained(server: VigilProcess) -> bool:
+    """Everything the server acknowledged is stored (its ingest spool is empty)."""
+    ingest = health(server).json()["components"]["ingest"]
+    return bool(ingest["spool_backlog_bytes"] == 0 and ingest["queued_requests"] == 0)
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05,
                what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
