@@ -41,6 +41,8 @@ from vigil.selfmetrics import SelfMetrics
 
 log = logging.getLogger("vigil")
 
+DISK_FULL_BYTES = 64 * 1024 * 1024  # health calls the columnar store's disk full below this much room
+
 
 class _Server(uvicorn.Server):
     """uvicorn server that leaves signal handling to :class:`Vigil` (several run in one loop)."""
@@ -119,6 +121,7 @@ class Vigil:
             except Exception as exc:  # noqa: BLE001 - health reports every failure
                 components[name] = {"status": "error", "error": str(exc)[:300]}
         components["columnar"]["backend"] = "chdb" if is_embedded(self.cfg.columnar_dsn) else "clickhouse"
+        disk_full = self._disk_full(components["columnar"])
         if self.sweeper is not None:
             components["columnar"].update(self._part_health(self.sweeper.guard))
         components["metadata"]["backend"] = "external" if self.cfg.postgres_url else "embedded"
@@ -126,9 +129,10 @@ class Vigil:
             s = self.writer.stats
             # Degraded while the latest batch failed, for 30 s (no traffic → no new evidence either way).
             failing = s.last_failure > s.last_success and time.monotonic() - s.last_failure < 30
+            error = f"last batch failed: {s.last_error}" if failing else disk_full
             components["ingest"] = {
-                "status": "error" if failing else "ok",
-                **({"error": f"last batch failed: {s.last_error}"} if failing else {}),
+                "status": "error" if error else "ok",
+                **({"error": error} if error else {}),
                 "batches": s.batches,
                 "rows": s.rows,
                 "mean_flush_ms": round(s.flush_seconds_total / s.batches * 1000, 1) if s.batches else None,
@@ -140,6 +144,22 @@ class Vigil:
             }
         ok = all(c.get("status") == "ok" for c in components.values())
         return {"status": "ok" if ok else "degraded", "version": __version__, "components": components}
+
+    def _disk_full(self, columnar: dict[str, Any]) -> str:
+        """Mark the columnar store unhealthy when its disk is (nearly) full — at once, not only after the
+        next INSERT fails; the message (empty when there is room) also explains a stalled ingest."""
+        if self.reader is None or columnar.get("status") != "ok":
+            return ""
+        try:
+            free = self.reader.disk_free_bytes()
+        except Exception:  # noqa: BLE001 - the ping just worked; a store without system.disks says nothing
+            return ""
+        columnar["disk_free_bytes"] = free
+        if free is None or free >= DISK_FULL_BYTES:
+            return ""
+        message = f"columnar store disk full ({free} bytes free): data is spooled, not stored"
+        columnar.update(status="error", error=message)
+        return message
 
     @staticmethod
     def _part_health(guard: PartGuard) -> dict[str, Any]:

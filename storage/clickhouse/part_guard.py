@@ -32,7 +32,8 @@ Contract:
   names and every recent unchecked part (any level); hide the damaged ones and repair merged ones as
   ``sweep`` does (inserted ones are left to ``verify_inserted``); True when it found a new damaged part
   (the read is worth retrying).
-* ``read_settings()`` — query settings that make reads skip every part known damaged (``{}`` if none).
+* ``read_settings()`` — query settings that make reads skip every part known damaged (``{}`` if none);
+  run the read inside ``reading()``.
 
 Replicated tables (``--clickhouse-cluster``) repair themselves from replicas and are not handled here.
 Thread-safe: call from several threads, each with its own client.
@@ -40,11 +41,12 @@ Thread-safe: call from several threads, each with its own client.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,43 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+class _SharedExclusive:
+    """A readers-writer lock that lets a waiting writer in before new readers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._writer = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 class PartGuard:
     def __init__(self, watch_below_free_bytes: int, *, watch_for_s: float = 60.0, recent_s: int = 600,
                  probe_every_s: float = 0.5, local_files: bool = False) -> None:
@@ -127,12 +166,14 @@ class PartGuard:
         self.stats = GuardStats()
         self._lock = threading.RLock()
         self._repair_lock = threading.Lock()
+        self._swap = _SharedExclusive()  # reads vs. swapping a damaged merged part for its sources
         self._probed_at = -1e18
         self._tight_at = -1e18
         self._checked: dict[str, set[str]] = {}
         self._damaged: dict[tuple[str, str], Part] = {}  # hidden from reads until dropped/detached
         self._restored: set[tuple[str, str]] = set()  # damaged merged parts whose sources are staged
         self._to_attach: list[tuple[str, str]] = []  # (table, part under detached/) staged, not attached
+        self._quarantined: set[tuple[str, str]] = set()  # damaged merged parts detached (done)
 
     # ------------------------------------------------------------------ when to look
     def watching(self, client: Client, fresh: bool = False) -> bool:
@@ -152,6 +193,11 @@ class PartGuard:
             return now - self._tight_at <= self.watch_for_s
 
     # ------------------------------------------------------------------ reads
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Hold while running a read with ``read_settings()``: a damaged merged part is swapped for its
+        source parts (attach them, then hide it) between reads, so none sees both or neither."""
+        return self._swap.shared()
+
     def read_settings(self) -> dict[str, Any]:
         with self._lock:
             hidden: dict[str, list[str]] = {}
@@ -170,14 +216,12 @@ class PartGuard:
             f"SELECT {_PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND active "
             "AND position({error:String}, path) > 0", parameters={"error": error},
         ).result_rows if error else []
-        found = []
+        found = False
         for part in [*map(Part.of, named), *self._unchecked(client, ALL_TABLES, "1")]:
             if part.key not in self._damaged and not self._intact(client, part):
-                found.append(part)
-        for part in found:  # put the merged-from parts back before the read is retried
-            if part.level > 0:
-                self._repair_merged(client, part)
-        return bool(found)
+                self._handle_damaged(client, part)
+                found = True
+        return found
 
     # ------------------------------------------------------------------ inserts
     def verify_inserted(self, client: Client, signal: str) -> None:
@@ -186,7 +230,10 @@ class PartGuard:
             known = [p for p in self._damaged.values() if p.table in tables and p.level == 0]
         if not known and not self.watching(client, fresh=True):  # the disk may have filled during the INSERT
             return
-        damaged = known + [p for p in self._unchecked(client, tables, "level = 0") if not self._intact(client, p)]
+        new = [p for p in self._unchecked(client, tables, "level = 0") if not self._intact(client, p)]
+        for part in new:
+            self._handle_damaged(client, part)  # hidden from reads at once
+        damaged = known + new
         if not damaged:
             return
         for part in damaged:
@@ -206,28 +253,43 @@ class PartGuard:
     def sweep(self, client: Client) -> int:
         """Check merged parts while watching and finish pending repairs; return parts newly damaged."""
         self._attach_staged(client)
+        with self._lock:
+            unfinished = [p for p in self._damaged.values() if p.level > 0]
+        for part in unfinished:  # hidden, not quarantined yet (no space to detach it until now)
+            self._repair_merged(client, part)
         found = 0
         if self.watching(client):
             for part in self._unchecked(client, ALL_TABLES, "level > 0"):
                 if not self._intact(client, part):
+                    self._handle_damaged(client, part)
                     found += 1
-        with self._lock:
-            merged = [p for p in self._damaged.values() if p.level > 0]
-        for part in merged:
-            self._repair_merged(client, part)
         return found
+
+    def _handle_damaged(self, client: Client, part: Part) -> None:
+        """An inserted part is hidden (``verify_inserted`` drops it and has its data re-sent); a merged one
+        is repaired."""
+        if part.level > 0:
+            self._repair_merged(client, part)
+            return
+        with self._lock:
+            self._damaged[part.key] = part
+            self.stats.damaged_inserts += 1
 
     def _repair_merged(self, client: Client, broken: Part) -> None:
         with self._repair_lock:  # the sweeper and a reader's scan may find the same part
             with self._lock:
-                if broken.key not in self._damaged:
+                if broken.key in self._quarantined:
                     return  # repaired meanwhile
             self._repair_merged_locked(client, broken)
 
     def _repair_merged_locked(self, client: Client, broken: Part) -> None:
+        """Attach the source parts again *before* hiding the damaged one (its rows are never readable
+        anyway), so a read in between does not miss them; then quarantine it when the store can."""
         where = f"{broken.table}/{broken.name}"
         if broken.key not in self._restored:
             if not self.local_files:
+                with self._lock:
+                    self._damaged[broken.key] = broken
                 self._unrepaired(broken, "damaged merged part hidden from reads; the store's files are not local, "
                                          "restore the parts it was made from by hand")
                 return
@@ -239,18 +301,23 @@ class PartGuard:
             try:
                 for source in sources:
                     staged.append(_hardlink_part(Path(source.path), detached / source.name))
-            except OSError as exc:
+            except OSError as exc:  # hidden meanwhile; checked and handled again on the next sweep
                 for folder in staged:
                     _remove_tree(folder)
+                with self._lock:
+                    self._damaged[broken.key] = broken
                 self._note_error(f"{where}: cannot stage its source parts: {exc}")
                 return
             with self._lock:
                 self._restored.add(broken.key)
                 self._to_attach += [(broken.table, s.name) for s in sources]
                 self.stats.restored_merges += bool(sources)
-            log.error("the store committed an empty merged part %s (disk full while merging); hid it from reads "
-                      "and attached again the %d parts it was made from", where, len(sources))
-            self._attach_staged(client)
+            with self._swap.exclusive():
+                self._attach_staged(client)
+                with self._lock:
+                    self._damaged[broken.key] = broken
+            log.error("the store committed an empty merged part %s (disk full while merging); attached again the "
+                      "%d parts it was made from and hid it from reads", where, len(sources))
         try:  # needs free space in the store: retried on every sweep until it works
             client.command(f"ALTER TABLE {broken.table} DETACH PART {quote(broken.name)}")
         except Exception as exc:  # noqa: BLE001
@@ -259,6 +326,7 @@ class PartGuard:
         self._forget(broken)
         with self._lock:
             self._restored.discard(broken.key)
+            self._quarantined.add(broken.key)
         log.warning("damaged part %s quarantined under detached/", where)
 
     def _sources(self, client: Client, broken: Part) -> list[Part]:
@@ -284,6 +352,12 @@ class PartGuard:
                 return
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def attach_pending(self) -> int:
+        """Restored parts staged under ``detached/`` and not attached yet (their rows are not readable)."""
+        with self._lock:
+            return len(self._to_attach)
+
     def damaged_parts(self) -> list[str]:
         with self._lock:
             return sorted(f"{t}/{n}" for t, n in self._damaged)
@@ -313,12 +387,8 @@ class PartGuard:
             self.stats.checked_parts += 1
             if ok:
                 self._checked.setdefault(part.table, set()).add(part.name)
-            else:
-                self._damaged[part.key] = part
-                if part.level == 0:
-                    self.stats.damaged_inserts += 1
         if not ok:
-            log.error("part %s/%s is damaged, hidden from reads: %s", part.table, part.name, rows[:1])
+            log.error("part %s/%s is damaged: %s", part.table, part.name, rows[:1])
         return ok
 
     def _forget(self, part: Part) -> None:

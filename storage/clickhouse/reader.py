@@ -46,12 +46,25 @@ class ClickHouseReader:
         guard = self._guard
         if guard is None:
             return client.query(sql, parameters=params)
-        try:
-            return client.query(sql, parameters=params, settings=guard.read_settings())
-        except DatabaseError as exc:
-            if error_code(exc) not in DAMAGE_ERROR_CODES or not guard.scan(client, str(exc)):
-                raise
-        return client.query(sql, parameters=params, settings=guard.read_settings())
+        with guard.reading():
+            hiding = guard.read_settings()
+            try:
+                return client.query(sql, parameters=params, settings=hiding)
+            except DatabaseError as exc:
+                if error_code(exc) not in DAMAGE_ERROR_CODES:
+                    raise
+                error = exc
+        guard.scan(client, str(error))  # outside reading(): a repair waits for the reads under way
+        with guard.reading():
+            retry = guard.read_settings()
+            if retry == hiding:  # no part newly hidden (by the scan or, meanwhile, by the sweeper)
+                raise error
+            return client.query(sql, parameters=params, settings=retry)
+
+    def disk_free_bytes(self) -> int | None:
+        """Unreserved bytes on the store's fullest disk (None if the store does not say)."""
+        free = self.rows("SELECT min(unreserved_space) AS free FROM system.disks")[0]["free"]
+        return None if free is None else int(free)
 
     def ping(self) -> None:
         self.rows("SELECT 1")

@@ -112,7 +112,9 @@ def main(mount: Path, rounds: int, seed: int, guarded: bool = True) -> dict[str,
                     rows = reader.rows("SELECT count() AS n FROM otel_traces WHERE TraceId = {t:String}",
                                        {"t": rng.choice(stored_traces)})
                     if rows != [{"n": SPANS}]:
-                        short_reads.append(f"round {r}: {rows}")
+                        short_reads.append(f"round {r}: {rows}; hidden {guard.damaged_parts()}, "
+                                           f"to attach {guard.attach_pending}, "
+                                           f"{guard.stats.last_error[:200]}")
                 except Exception as exc:  # noqa: BLE001 - reported
                     read_errors.append(f"round {r}: {str(exc)[:300]}")
         while pending is not None:  # space is back: the chunk is stored (re-sent as often as needed)
