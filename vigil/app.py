@@ -165,7 +165,8 @@ class Vigil:
     def _part_health(guard: PartGuard) -> dict[str, Any]:
         """Damaged parts (a disk filled up mid-write) make the columnar store unhealthy until repaired."""
         s, damaged = guard.stats, guard.damaged_parts()
-        out: dict[str, Any] = {"parts_checked": s.checked_parts, "damaged_inserts": s.damaged_inserts,
+        out: dict[str, Any] = {"part_checks": "on" if guard.checking else "off",
+                               "parts_checked": s.checked_parts, "damaged_inserts": s.damaged_inserts,
                                "restored_merges": s.restored_merges}
         if s.unrepaired:
             out["unrepaired"] = s.unrepaired

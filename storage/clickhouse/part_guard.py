@@ -192,6 +192,12 @@ class PartGuard:
         with self._lock:
             return now - self._tight_at <= self.watch_for_s
 
+    @property
+    def checking(self) -> bool:
+        """Whether the last probe put the guard on watch (no query; for health)."""
+        with self._lock:
+            return time.monotonic() - self._tight_at <= self.watch_for_s
+
     # ------------------------------------------------------------------ reads
     def reading(self) -> contextlib.AbstractContextManager[None]:
         """Hold while running a read with ``read_settings()``: a damaged merged part is swapped for its
