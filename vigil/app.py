@@ -100,8 +100,6 @@ class Vigil:
             writer = self.writer
             self.selfmetrics.watch_writer(lambda: writer.stats)
         self.reader = ClickHouseReader(lambda: connect(dsn), guard=guard)
-        if self.sweeper is not None:
-            self.sweeper.start()
 
     @property
     def retention(self) -> Retention:
@@ -206,6 +204,8 @@ class Vigil:
                                    host=cfg.host, port=cfg.port, log_level="warning", access_log=False)),
         ]
         grpc_server = None
+        if self.sweeper is not None:
+            self.sweeper.start()  # here, not in open_stores: `vigil migrate` must not leave a thread in chDB
         if self.writer is not None:
             self.writer.start()
             retention = {"traces": cfg.retention_traces_days, "logs": cfg.retention_logs_days,
