@@ -10,11 +10,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.vigil_process import VigilProcess
+from tests.vigil_process import VigilProcess, stop_leftover_servers
 
 EXTERNAL_PG_ADMIN = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # 10 years: the official OTLP examples carry 2018 timestamps and must stay inside retention.
 LONG_RETENTION = {f"VIGIL_RETENTION_{s}_DAYS": "3650" for s in ("TRACES", "LOGS", "METRICS")}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_leftover_servers() -> Iterator[None]:
+    """A server a failed test did not stop is killed when the session ends, not left running."""
+    yield
+    stop_leftover_servers()
 
 
 def _external_pg_database() -> tuple[str, str] | None:

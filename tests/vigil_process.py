@@ -13,6 +13,17 @@ from pathlib import Path
 
 import httpx
 
+_STARTED: list[VigilProcess] = []  # every server a test started; see stop_leftover_servers()
+
+
+def stop_leftover_servers() -> None:
+    """SIGKILL servers a failing test left running (they would slow every later test down)."""
+    for server in _STARTED:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+    _STARTED.clear()
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -51,6 +62,7 @@ class VigilProcess:
                "--otlp-grpc-port", str(self.grpc_port), "--otlp-http-port", str(self.http_port)]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _STARTED.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -144,6 +144,7 @@ def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: Outage
     during: list[Outcome] = []
     recovered: dict[str, float] = {}
     health_during: object = None
+    passed = False
     try:
         assert health(server).json()["components"]["columnar"]["backend"] == "chdb"
         for t in senders:
@@ -187,16 +188,17 @@ def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: Outage
         after_outage = ledger.total_acks()
         wait_until(lambda: ledger.total_acks() >= after_outage + 8, timeout=30,
                    what="acknowledgements after the outage")
+        passed = True
     finally:
         stop.set()
         for t in senders:
             t.join(60)
-    # the backlog spooled during the outage is stored by the running server (a SIGTERM would leave what
-    # does not fit in shutdown_timeout_s for the next start, which this test does not make)
-    try:
-        wait_until(lambda: spool_drained(server), timeout=120, interval=0.2, what="the spool to drain")
-    finally:
-        exit_code = server.stop()
+        try:
+            if passed:  # the backlog spooled during the outage is stored by the running server (a SIGTERM
+                # would leave what does not fit in shutdown_timeout_s for the next start, not made here)
+                wait_until(lambda: spool_drained(server), timeout=120, interval=0.2, what="the spool to drain")
+        finally:
+            exit_code = server.stop()
     print(f"during the outage: {[o.label for o in during]}; recovered after {recovered}; "
           f"all outcomes {ledger.counts()}; health during the outage: {health_during}")
     assert exit_code == 0, log_tail(outage_dirs.data_dir)
