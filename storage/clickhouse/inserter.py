@@ -75,10 +75,6 @@ class ChunkInserter:
                 self._client = self._connect()
             self._client.raw_insert(ddl.STAGING[signal][0], None, length_delimited(payloads), fmt="Protobuf",
                                     settings=settings)
-            if self._guard is not None:
-                self._guard.verify_inserted(self._client, signal)
-        except StoreUnavailable:
-            raise
         except OperationalError as exc:
             self.reset()
             raise StoreUnavailable(str(exc)) from exc
@@ -90,6 +86,20 @@ class ChunkInserter:
         except Exception as exc:  # noqa: BLE001 - a handle that failed to open: the store is not there
             self.reset()
             raise StoreUnavailable(str(exc)) from exc
+        if self._guard is not None:
+            self._verify(signal, self._client)
+
+    def _verify(self, signal: str, client: Client) -> None:
+        """The guard's check of what the INSERT committed. Whatever goes wrong here says nothing about the
+        payloads (a failing check query must not dead-letter them): it is a store problem, retry later."""
+        assert self._guard is not None
+        try:
+            self._guard.verify_inserted(client, signal)
+        except StoreUnavailable:
+            raise  # DamagedPart: re-send the same chunk
+        except Exception as exc:  # noqa: BLE001
+            self.reset()
+            raise StoreUnavailable(f"checking the parts this INSERT committed failed: {exc}") from exc
 
     def reset(self) -> None:
         """Forget the handle (the next insert opens a new one; an embedded chDB handle is not closed,

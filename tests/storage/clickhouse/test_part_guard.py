@@ -24,6 +24,7 @@ from storage.clickhouse.client import connect, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter
 from storage.clickhouse.part_guard import DamagedPart, PartGuard
 from storage.clickhouse.reader import ClickHouseReader
+from storage.errors import RejectedPayload, StoreUnavailable
 from tests.receiver import now_ns, span_request
 
 ALWAYS = 1 << 62  # watch below this much free space: always
@@ -175,3 +176,21 @@ def test_the_guard_only_looks_while_a_disk_is_nearly_full(chdb_dsn: str, ch: Cli
     assert not PartGuard(0).watching(client)  # 0 turns the guard off
     with pytest.raises(DamagedPart):
         PartGuard(ALWAYS).verify_inserted(client, "traces")
+
+
+class _FailingCheck(PartGuard):
+    """A guard whose check query fails the way a read of a damaged part does (code 33)."""
+
+    def verify_inserted(self, client: Client, signal: str) -> None:
+        raise DatabaseError("Code: 33. DB::Exception: Cannot read all data. (CANNOT_READ_ALL_DATA)")
+
+
+def test_a_failing_check_is_a_store_problem_not_bad_data(chdb_dsn: str, ch: Client,
+                                                         cleanup: list[tuple[str, str]]) -> None:
+    """Code 33 from the INSERT itself means bad input (dead letter); from the check afterwards it says
+    nothing about the payloads, so the chunk must be retried, never dead-lettered."""
+    batch = Batch(days_ago=26)
+    with pytest.raises(StoreUnavailable, match="checking the parts") as raised:
+        inserter(chdb_dsn, _FailingCheck(ALWAYS)).insert("traces", batch.payloads, f"guard-test:{uuid.uuid4().hex}")
+    assert not isinstance(raised.value, RejectedPayload)
+    cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", batch.day))
