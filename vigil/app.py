@@ -168,6 +168,8 @@ class Vigil:
                                "restored_merges": s.restored_merges}
         if s.unrepaired:
             out["unrepaired"] = s.unrepaired
+        if s.last_error:
+            out["last_repair_error"] = s.last_error
         if damaged:
             out.update(status="error", damaged_parts=damaged,
                        error="parts damaged by a full disk are hidden from reads until repaired")

@@ -71,6 +71,9 @@ ALL_TABLES: tuple[str, ...] = tuple(t for tables in SIGNAL_TABLES.values() for t
 # whose column file held garbage instead of nothing).
 DAMAGE_ERROR_CODES = frozenset({27, 32, 33, 40, 76, 107, 117, 246, 271, 432})
 
+# Unreserved bytes on the store's fullest disk (NULL when the store reports no disks).
+DISK_FREE_SQL = "SELECT min(unreserved_space) AS free FROM system.disks"
+
 _PART_COLUMNS = "table, name, partition_id, min_block_number, max_block_number, level, data_version, path"
 
 
@@ -185,16 +188,15 @@ class PartGuard:
             if probe:
                 self._probed_at = now
         if probe:
-            free = client.query("SELECT min(unreserved_space) FROM system.disks").result_rows[0][0]
+            free = client.query(DISK_FREE_SQL).result_rows[0][0]
             if free is not None and int(free) < self.watch_below_free_bytes:
                 with self._lock:
                     self._tight_at = now
-        with self._lock:
-            return now - self._tight_at <= self.watch_for_s
+        return self.checking
 
     @property
     def checking(self) -> bool:
-        """Whether the last probe put the guard on watch (no query; for health)."""
+        """Whether the guard is on watch as of the last probe (no query; for health)."""
         with self._lock:
             return time.monotonic() - self._tight_at <= self.watch_for_s
 

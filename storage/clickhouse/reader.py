@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from storage.clickhouse.inserter import error_code
-from storage.clickhouse.part_guard import DAMAGE_ERROR_CODES, PartGuard
+from storage.clickhouse.part_guard import DAMAGE_ERROR_CODES, DISK_FREE_SQL, PartGuard
 
 
 class ClickHouseReader:
@@ -63,7 +63,7 @@ class ClickHouseReader:
 
     def disk_free_bytes(self) -> int | None:
         """Unreserved bytes on the store's fullest disk (None if the store does not say)."""
-        free = self.rows("SELECT min(unreserved_space) AS free FROM system.disks")[0]["free"]
+        free = self.rows(DISK_FREE_SQL)[0]["free"]
         return None if free is None else int(free)
 
     def ping(self) -> None:

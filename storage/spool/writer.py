@@ -281,7 +281,7 @@ class SpoolingWriter:
             while True:
                 if sig.sealed:
                     return sig.sealed[0][0]
-                if self._closing and time.monotonic() > self._deadline:
+                if self._past_deadline():
                     return None
                 if sig.first_unsealed and not sig.seal_requested:
                     age = time.monotonic() - sig.first_unsealed
@@ -383,9 +383,13 @@ class SpoolingWriter:
             self._observer.flushed(signal, len(chunk), rows, elapsed)
             return True
 
+    def _past_deadline(self) -> bool:
+        """Closing and out of time (call with ``_cond`` held)."""
+        return self._closing and time.monotonic() > self._deadline
+
     def _out_of_time(self) -> bool:
         with self._cond:
-            return self._closing and time.monotonic() > self._deadline
+            return self._past_deadline()
 
     def _backoff(self, attempt: int) -> float | None:
         """Sleep before retrying a failure (the whole delay: appends wake the condition all the time);

@@ -15,7 +15,6 @@ Mounting needs privileges: the test is skipped when ``mount`` is refused, and fa
 from __future__ import annotations
 
 import contextlib
-import errno
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ from tests.e2e.robustness_helpers import (
     stored_per_request,
     wait_until,
 )
-from tests.tmpfs import mounted_tmpfs
+from tests.tmpfs import Filler, mounted_tmpfs
 from tests.vigil_process import VigilProcess
 
 TMPFS_SIZE = "512m"
@@ -65,37 +64,6 @@ def outage_dirs() -> Iterator[OutageDirs]:
             yield dirs
         finally:
             stop_embedded_postgres(dirs.data_dir)
-
-
-class Filler:
-    """Fills the filesystem of ``path`` until ENOSPC and keeps it full (grabs any space freed) until stopped."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.full = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="filler", daemon=True)
-
-    def _run(self) -> None:
-        big, small = b"\0" * (1 << 20), b"\0" * 4096
-        with open(self.path, "wb", buffering=0) as f:
-            while not self._stop.is_set():
-                try:
-                    f.write(small if self.full.is_set() else big)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    self.full.set()
-                    self._stop.wait(0.005)
-
-    def __enter__(self) -> Filler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(30)
-        self.path.unlink(missing_ok=True)
 
 
 def _is_retryable_store_refusal(outcome: Outcome) -> bool:

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,34 +32,9 @@ from storage.clickhouse.part_sweeper import PartSweeper
 from storage.clickhouse.reader import ClickHouseReader
 from storage.errors import StoreUnavailable
 from tests.receiver import now_ns, span_request
+from tests.tmpfs import Filler
 
 SPANS = 200
-
-
-class Filler:
-    def __init__(self, path: Path, delay: float) -> None:
-        self.path, self.delay = path, delay
-        self.full, self.stop = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        time.sleep(self.delay)
-        with open(self.path, "wb", buffering=0) as f:
-            while not self.stop.is_set():
-                try:
-                    f.write(b"\0" * (4096 if self.full.is_set() else 1 << 20))
-                except OSError:
-                    self.full.set()
-                    self.stop.wait(0.005)
-
-    def __enter__(self) -> Filler:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.path.unlink(missing_ok=True)
 
 
 def main(mount: Path, rounds: int, seed: int, guarded: bool = True) -> dict[str, object]:
