@@ -18,9 +18,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
 from litestar.static_files import create_static_files_router
 
+from contracts.reader import TelemetryReader
 from query import logs, metric_points, metrics, services, traces
 from query.errors import BadRequest, NotFound
-from query.protocols import TelemetryReader
 from query.timerange import resolve
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.reader import TelemetryReader
 from query.errors import BadRequest
-from query.protocols import TelemetryReader
 from query.timerange import TimeRange
 from query.traces import normalise_trace_id
 

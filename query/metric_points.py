@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.reader import TelemetryReader
 from query.errors import BadRequest
 from query.filters import attr_conditions, parse_attrs
 from query.metrics import KINDS, _kind_of, _range_conds
-from query.protocols import TelemetryReader
 from query.timerange import TimeRange
 
 _KIND_COLUMNS = {

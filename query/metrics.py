@@ -20,9 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.reader import TelemetryReader
 from query.errors import BadRequest, NotFound
 from query.filters import attr_conditions, parse_attrs
-from query.protocols import TelemetryReader
 from query.timerange import NS, TimeRange, parse_duration
 
 KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.reader import TelemetryReader
 from query.filters import TRACE_TIME
-from query.protocols import TelemetryReader
 from query.timerange import TimeRange
 
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.reader import TelemetryReader
 from query.errors import BadRequest, NotFound
 from query.filters import TRACE_TIME, attr_conditions, parse_attrs
-from query.protocols import TelemetryReader
 from query.timerange import TimeRange
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from contracts.errors import Overloaded, RejectedPayload, StoreUnavailable
 from receiver.auth import Unauthenticated
 from receiver.decode import DecodeError, TooLarge, UnsupportedMedia
-from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
 
 
 @dataclass(frozen=True)

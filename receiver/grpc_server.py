@@ -19,12 +19,12 @@ from receiver import decode
 from receiver.auth import Authenticator
 from receiver.errors import classify
 from receiver.handler import IngestHandler
-from receiver.signals import BY_NAME, Signal, response
+from receiver.signals import BY_NAME, OtlpSignal, response
 
 log = logging.getLogger(__name__)
 
 
-def _method(handler: IngestHandler, signal: Signal, auth: Authenticator, limit: int) -> grpc.RpcMethodHandler:
+def _method(handler: IngestHandler, signal: OtlpSignal, auth: Authenticator, limit: int) -> grpc.RpcMethodHandler:
     async def export(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
         try:
             metadata = dict(context.invocation_metadata() or ())

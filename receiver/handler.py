@@ -11,24 +11,15 @@ validated. Writer errors propagate to the transport's error mapping.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.errors import Overloaded
+from contracts.ingest import IngestObserver, InMemoryIngestObserver, TelemetryWriter
 from receiver.auth import TENANT_ATTRIBUTE
-from receiver.protocols import IngestObserver, NullIngestObserver, TelemetryWriter
-from receiver.signals import Signal
+from receiver.signals import OtlpSignal
 from receiver.validate import INSPECTORS
-from storage.errors import Overloaded
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-
-
-@dataclass
-class IngestCounters:
-    """Monotonic counters per signal, read by the self-metrics endpoint."""
-
-    accepted: dict[str, int] = field(default_factory=lambda: {"traces": 0, "metrics": 0, "logs": 0})
-    rejected: dict[str, int] = field(default_factory=lambda: {"traces": 0, "metrics": 0, "logs": 0})
 
 
 class IngestHandler:
@@ -42,8 +33,7 @@ class IngestHandler:
         self._writer = writer
         self._max_attributes = max_attributes
         self._retention = retention_days
-        self.observer: IngestObserver = observer or NullIngestObserver()
-        self.counters = IngestCounters()
+        self.observer: IngestObserver = observer or InMemoryIngestObserver()
 
     def _cutoff_ns(self, signal: str) -> int:
         days = self._retention.get(signal, 0)
@@ -54,7 +44,7 @@ class IngestHandler:
         if not self._writer.has_capacity(nbytes):
             raise Overloaded()
 
-    async def export(self, signal: Signal, request: Any, tenant: str | None = None) -> tuple[int, str]:
+    async def export(self, signal: OtlpSignal, request: Any, tenant: str | None = None) -> tuple[int, str]:
         """``tenant``: None when authentication is off (payload left as is); otherwise the token's
         label, stamped on every resource ('' removes any ``vigil.tenant`` the payload claims)."""
         result = INSPECTORS[signal.name](request, self._cutoff_ns(signal.name), self._max_attributes)
@@ -64,8 +54,6 @@ class IngestHandler:
         raw = request.SerializeToString()
         if result.accepted:
             await self._writer.write(signal.name, raw, result.accepted)
-        self.counters.accepted[signal.name] += result.accepted
-        self.counters.rejected[signal.name] += result.rejected
         self.observer.request(signal.name, len(raw), result.accepted,
                               {"too_old": result.too_old, "bad_id": result.bad_ids})
         return result.rejected, result.message(self._retention.get(signal.name, 0))

@@ -9,32 +9,34 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
+from contracts.signals import Signal
+
 
 @dataclass(frozen=True)
-class Signal:
-    name: str  # "traces" | "metrics" | "logs" (also the HTTP path suffix and writer signal)
+class OtlpSignal:
+    name: Signal  # also the HTTP path suffix and the writer's signal
     request: Any  # message class
     response: Any  # message class
     grpc_service: str
     rejected_field: str  # partial_success field counting rejected records
 
 
-TRACES = Signal(
-    "traces",
+TRACES = OtlpSignal(
+    Signal.TRACES,
     trace_pb.ExportTraceServiceRequest,
     trace_pb.ExportTraceServiceResponse,
     "opentelemetry.proto.collector.trace.v1.TraceService",
     "rejected_spans",
 )
-METRICS = Signal(
-    "metrics",
+METRICS = OtlpSignal(
+    Signal.METRICS,
     metrics_pb.ExportMetricsServiceRequest,
     metrics_pb.ExportMetricsServiceResponse,
     "opentelemetry.proto.collector.metrics.v1.MetricsService",
     "rejected_data_points",
 )
-LOGS = Signal(
-    "logs",
+LOGS = OtlpSignal(
+    Signal.LOGS,
     logs_pb.ExportLogsServiceRequest,
     logs_pb.ExportLogsServiceResponse,
     "opentelemetry.proto.collector.logs.v1.LogsService",
@@ -43,7 +45,7 @@ LOGS = Signal(
 BY_NAME = {s.name: s for s in (TRACES, METRICS, LOGS)}
 
 
-def response(signal: Signal, rejected: int = 0, message: str = "") -> Any:
+def response(signal: OtlpSignal, rejected: int = 0, message: str = "") -> Any:
     """An Export*ServiceResponse; ``partial_success`` is set only when something was rejected."""
     resp = signal.response()
     if rejected or message:

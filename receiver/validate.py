@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.signals import Signal
+
 
 @dataclass
 class Inspection:
@@ -160,4 +162,4 @@ def inspect_metrics(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspe
     return res
 
 
-INSPECTORS = {"traces": inspect_traces, "logs": inspect_logs, "metrics": inspect_metrics}
+INSPECTORS = {Signal.TRACES: inspect_traces, Signal.LOGS: inspect_logs, Signal.METRICS: inspect_metrics}

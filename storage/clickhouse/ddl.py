@@ -8,6 +8,7 @@ Retention is a table TTL (days); ``ttl_only_drop_parts`` drops whole daily parti
 
 from __future__ import annotations
 
+from contracts.signals import Signal
 from storage.clickhouse import flatten_sql as f
 from storage.clickhouse.redaction import Redaction
 from storage.clickhouse.wire_schema import staging_columns
@@ -231,13 +232,13 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 # ---------------------------------------------------------------- ingest staging (Vigil's own)
 
 STAGING = {
-    "traces": ("vigil_ingest_traces", "TracesRequest"),
-    "logs": ("vigil_ingest_logs", "LogsRequest"),
-    "metrics": ("vigil_ingest_metrics", "MetricsRequest"),
+    Signal.TRACES: ("vigil_ingest_traces", "TracesRequest"),
+    Signal.LOGS: ("vigil_ingest_logs", "LogsRequest"),
+    Signal.METRICS: ("vigil_ingest_metrics", "MetricsRequest"),
 }
 
 
-def staging_table(signal: str) -> str:
+def staging_table(signal: Signal) -> str:
     table, message = STAGING[signal]
     return f"CREATE TABLE IF NOT EXISTS {table} ({staging_columns(message)}) ENGINE = Null"
 

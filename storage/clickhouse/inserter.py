@@ -28,9 +28,10 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 
+from contracts.errors import RejectedPayload, StoreUnavailable
+from contracts.signals import Signal
 from storage.clickhouse import ddl
 from storage.clickhouse.part_guard import PartGuard
-from storage.errors import RejectedPayload, StoreUnavailable
 
 # ClickHouse error codes that mean "this data is bad" (permanent); every other failure — disk full,
 # read-only, memory limit, missing table, connection loss — means "the store is not able right now".
@@ -63,7 +64,7 @@ class ChunkInserter:
         self._client: Client | None = None
         self._settings = {signal: protobuf_settings(message) for signal, (_, message) in ddl.STAGING.items()}
 
-    def insert(self, signal: str, payloads: list[bytes], token: str) -> None:
+    def insert(self, signal: Signal, payloads: list[bytes], token: str) -> None:
         settings = {
             **self._settings[signal],
             "insert_deduplicate": 1,
@@ -89,7 +90,7 @@ class ChunkInserter:
         if self._guard is not None:
             self._verify(signal, self._client)
 
-    def _verify(self, signal: str, client: Client) -> None:
+    def _verify(self, signal: Signal, client: Client) -> None:
         """The guard's check of what the INSERT committed. Whatever goes wrong here says nothing about the
         payloads (a failing check query must not dead-letter them): it is a store problem, retry later."""
         assert self._guard is not None

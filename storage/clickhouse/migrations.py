@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from contracts.signals import ALL_SIGNALS
 from storage.clickhouse import ddl
 from storage.clickhouse.cluster import on_cluster
 from storage.clickhouse.redaction import Redaction
@@ -43,9 +44,7 @@ def _v1(r: Retention) -> list[str]:
         ddl.TRACE_ID_TS_MV,
         ddl.logs_table(r.logs_days),
         *(ddl.metric_table(k, r.metrics_days) for k in METRIC_KINDS),
-        ddl.staging_table("traces"),
-        ddl.staging_table("logs"),
-        ddl.staging_table("metrics"),
+        *(ddl.staging_table(signal) for signal in ALL_SIGNALS),
     ]
     return stmts
 

@@ -53,15 +53,16 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from contracts.errors import StoreUnavailable
+from contracts.signals import Signal
 from storage.clickhouse.ddl import METRIC_KINDS
-from storage.errors import StoreUnavailable
 
 log = logging.getLogger("vigil.storage.part_guard")
 
 SIGNAL_TABLES: dict[str, tuple[str, ...]] = {
-    "traces": ("otel_traces", "otel_traces_trace_id_ts"),
-    "logs": ("otel_logs",),
-    "metrics": tuple(f"otel_metrics_{kind}" for kind in METRIC_KINDS),
+    Signal.TRACES: ("otel_traces", "otel_traces_trace_id_ts"),
+    Signal.LOGS: ("otel_logs",),
+    Signal.METRICS: tuple(f"otel_metrics_{kind}" for kind in METRIC_KINDS),
 }
 ALL_TABLES: tuple[str, ...] = tuple(t for tables in SIGNAL_TABLES.values() for t in tables)
 
@@ -232,7 +233,7 @@ class PartGuard:
         return found
 
     # ------------------------------------------------------------------ inserts
-    def verify_inserted(self, client: Client, signal: str) -> None:
+    def verify_inserted(self, client: Client, signal: Signal) -> None:
         tables = SIGNAL_TABLES[signal]
         with self._lock:
             known = [p for p in self._damaged.values() if p.table in tables and p.level == 0]

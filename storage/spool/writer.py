@@ -35,14 +35,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.errors import Overloaded, RejectedPayload, StoreUnavailable
+from contracts.ingest import FlushObserver, InMemoryFlushObserver
+from contracts.signals import ALL_SIGNALS, Signal
 from storage.clickhouse.inserter import ChunkInserter
-from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
-from storage.observer import FlushObserver, NullFlushObserver
 from storage.spool.segments import Record, SegmentLog, SegmentReader, remove
 
 log = logging.getLogger(__name__)
 
-SIGNALS = ("traces", "logs", "metrics")
 MIB = 1024 * 1024
 INSERT_GRACE_S = 20.0  # at shutdown, how long past the deadline an INSERT under way is waited for
 
@@ -111,10 +111,10 @@ class SpoolingWriter:
         self._linger = flatten_linger_ms / 1000
         self._max_inflight = max_inflight_bytes
         self._spool_max = spool_max_bytes
-        self._observer: FlushObserver = observer or NullFlushObserver()
+        self._observer: FlushObserver = observer or InMemoryFlushObserver()
         self._cond = threading.Condition()
-        self._signals: dict[str, _Signal] = {}
-        for name in SIGNALS:
+        self._signals: dict[Signal, _Signal] = {}
+        for name in ALL_SIGNALS:
             sig = _Signal(SegmentLog(spool_dir / name, fsync=fsync))
             sig.sealed = [(path, i) for i, path in enumerate(sig.log.recovered, start=1)]
             sig.accepted = len(sig.sealed)
@@ -133,7 +133,7 @@ class SpoolingWriter:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         targets: list[tuple[str, Callable[[], None]]] = [("vigil-spool", self._append_loop)]
-        for name in SIGNALS:
+        for name in ALL_SIGNALS:
             targets.append((f"vigil-flatten-{name}", functools.partial(self._flatten_loop, name)))
         for thread_name, target in targets:
             t = threading.Thread(target=target, name=thread_name, daemon=True)
@@ -165,7 +165,7 @@ class SpoolingWriter:
         return (not self._closing and self._inflight + nbytes <= self._max_inflight
                 and self.stats.backlog_bytes_now + self._inflight + nbytes <= self._spool_max)
 
-    async def write(self, signal: str, payload: bytes, rows: int) -> None:
+    async def write(self, signal: Signal, payload: bytes, rows: int) -> None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         size = len(payload)
@@ -195,10 +195,10 @@ class SpoolingWriter:
                 return True
         return await asyncio.to_thread(self._wait_visible, marks, timeout)
 
-    def _visible(self, marks: dict[str, int]) -> bool:
+    def _visible(self, marks: dict[Signal, int]) -> bool:
         return all(self._signals[name].done >= mark for name, mark in marks.items())
 
-    def _wait_visible(self, marks: dict[str, int], timeout: float) -> bool:
+    def _wait_visible(self, marks: dict[Signal, int], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._urgent += 1
@@ -237,7 +237,7 @@ class SpoolingWriter:
                         sig.open_max, sig.first_unsealed, sig.seal_requested = 0, 0.0, False
                         self._cond.notify_all()
 
-    def _append(self, name: str, sig: _Signal, batch: list[_Pending]) -> None:
+    def _append(self, name: Signal, sig: _Signal, batch: list[_Pending]) -> None:
         err: BaseException | None = None
         written = 0
         try:
@@ -273,7 +273,7 @@ class SpoolingWriter:
         self.stats.backlog_bytes_now = sum(sig.backlog for sig in self._signals.values())
 
     # ------------------------------------------------------------------ flatten side
-    def _next_segment(self, name: str) -> Path | None:
+    def _next_segment(self, name: Signal) -> Path | None:
         """Block until a sealed segment of ``name`` is ready (asking for the open one to be sealed when
         due); None when closing and nothing is left."""
         sig = self._signals[name]
@@ -295,7 +295,7 @@ class SpoolingWriter:
                     return None
                 self._cond.wait(0.5 if self._closing else None)
 
-    def _flatten_loop(self, name: str) -> None:
+    def _flatten_loop(self, name: Signal) -> None:
         attempt = 0
         while True:
             try:
@@ -311,7 +311,7 @@ class SpoolingWriter:
                     return
                 attempt += 1
 
-    def _flatten_segment(self, name: str, path: Path, inserter: ChunkInserter) -> bool:
+    def _flatten_segment(self, name: Signal, path: Path, inserter: ChunkInserter) -> bool:
         sig = self._signals[name]
         attempt = 0
         while True:
@@ -343,7 +343,7 @@ class SpoolingWriter:
             self._cond.notify_all()
         return True
 
-    def _store(self, signal: str, inserter: ChunkInserter, token: str, chunk: list[Record], first: int,
+    def _store(self, signal: Signal, inserter: ChunkInserter, token: str, chunk: list[Record], first: int,
                segment: str) -> bool:
         """Commit ``chunk`` (retrying store failures); False only when closing ran out of time."""
         attempt = 0
@@ -405,7 +405,7 @@ class SpoolingWriter:
                     return delay
                 self._cond.wait(left)
 
-    def _dead_letter(self, signal: str, segment: str, index: int, record: Record, error: str) -> None:
+    def _dead_letter(self, signal: Signal, segment: str, index: int, record: Record, error: str) -> None:
         folder = self.dir / "dead" / signal
         target = folder / f"{segment}-{index}.pb"
         try:

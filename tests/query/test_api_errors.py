@@ -8,25 +8,11 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from contracts.reader import InMemoryReader as Reader
 from query.api import build_app
 from query.errors import BadRequest, NotFound
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
-
-
-class Reader:
-    """Returns ``rows`` (or raises ``fail``) and records every query it was asked."""
-
-    def __init__(self, rows: list[dict[str, Any]] | None = None, fail: Exception | None = None) -> None:
-        self._rows = rows or []
-        self.fail = fail
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        self.calls.append((sql, dict(params or {})))
-        if self.fail is not None:
-            raise self.fail
-        return self._rows
 
 
 def _health_ok() -> dict[str, Any]:

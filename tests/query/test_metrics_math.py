@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from contracts.reader import InMemoryReader
 from query.metrics import (
     MetricQuery,
     _Acc,
@@ -279,18 +280,9 @@ def test_acc_summary_picks_reported_quantile() -> None:
 
 
 # ------------------------------------------------------------------- query_metric over a canned reader
-class CannedReader:
+def CannedReader(kind: str, rows: list[dict[str, Any]]) -> InMemoryReader:  # noqa: N802 - reads like a class
     """Answers the kind probe with ``kind`` and every other query with ``rows``."""
-
-    def __init__(self, kind: str, rows: list[dict[str, Any]]) -> None:
-        self.kind, self._rows = kind, rows
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        self.calls.append((sql, dict(params or {})))
-        if "AS kind" in sql:
-            return [{"kind": self.kind, "n": 1}]
-        return self._rows
+    return InMemoryReader(rows, answers={"AS kind": [{"kind": kind, "n": 1}]})
 
 
 def _sum_row(t_s: int, value: float, start_ns: int = 1) -> dict[str, Any]:

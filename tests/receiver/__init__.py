@@ -1,7 +1,7 @@
 """Tests of the OTLP receivers (decode, validate, HTTP and gRPC transports).
 
-``MemoryWriter`` is the in-memory ``TelemetryWriter`` the transport tests use as the single stage
-behind the receiver: it records what it was given, or raises the error it was built with.
+The transport tests put ``contracts.ingest.InMemoryWriter`` behind the receiver as its single stage
+(``MemoryWriter`` is kept as its short name here).
 """
 
 from __future__ import annotations
@@ -11,28 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contracts.ingest import InMemoryWriter as MemoryWriter  # noqa: F401 - re-exported for the tests
 from receiver.decode import parse_json
 from receiver.signals import BY_NAME
 
-EXAMPLES = Path("/work/shared/otlp/examples")
+EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "otlp_examples"
 EXAMPLE_FILES = {"traces": "trace.json", "logs": "logs.json", "metrics": "metrics.json"}
-
-
-class MemoryWriter:
-    """Records every ``write``; raises ``fail`` instead when it is set. ``capacity`` answers pre-checks."""
-
-    def __init__(self, fail: BaseException | None = None, capacity: bool = True) -> None:
-        self.fail = fail
-        self.capacity = capacity
-        self.writes: list[tuple[str, bytes, int]] = []
-
-    def has_capacity(self, nbytes: int) -> bool:
-        return self.capacity
-
-    async def write(self, signal: str, payload: bytes, rows: int) -> None:
-        if self.fail is not None:
-            raise self.fail
-        self.writes.append((signal, payload, rows))
 
 
 def example_bytes(signal: str) -> bytes:

@@ -15,10 +15,11 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
+from contracts.errors import Overloaded, RejectedPayload, StoreUnavailable
+from contracts.ingest import InMemoryIngestObserver
 from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.signals import BY_NAME, TRACES
-from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
 from tests.receiver import MemoryWriter, example_request, now_ns, span_request
 
 FOREVER = {"traces": 0, "logs": 0, "metrics": 0}
@@ -97,7 +98,9 @@ async def test_all_three_services_on_one_server(env: Env) -> None:
     for signal in ("traces", "metrics", "logs"):
         await env.stub(signal).Export(example_request(signal), timeout=10)
     assert [w[0] for w in env.writer.writes] == ["traces", "metrics", "logs"]
-    assert env.handler.counters.accepted == {"traces": 1, "metrics": 4, "logs": 1}
+    observer = env.handler.observer
+    assert isinstance(observer, InMemoryIngestObserver)
+    assert [(s, a) for s, _, a, _ in observer.requests] == [("traces", 1), ("metrics", 4), ("logs", 1)]
 
 
 @pytest.mark.parametrize("env", [{"traces": 30, "logs": 30, "metrics": 30}], indirect=True)

@@ -14,10 +14,11 @@ import httpx
 import pytest
 from google.rpc import status_pb2
 
+from contracts.errors import Overloaded, RejectedPayload, StoreUnavailable
+from contracts.ingest import InMemoryIngestObserver
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
 from receiver.signals import BY_NAME, TRACES
-from storage.errors import Overloaded, RejectedPayload, StoreUnavailable
 from tests.receiver import MemoryWriter, example_bytes, example_request, now_ns, span_request
 
 PB = {"content-type": "application/x-protobuf"}
@@ -290,7 +291,7 @@ async def test_unexpected_writer_error_is_503_without_leaking_details() -> None:
     assert "secret" not in _status(resp).message
 
 
-async def test_counters_track_accepted_and_rejected() -> None:
+async def test_observer_is_told_accepted_and_rejected() -> None:
     writer = MemoryWriter()
     handler = IngestHandler(writer, {"traces": 30, "logs": 0, "metrics": 0})
     app = OtlpHttpApp(handler, LIMIT)
@@ -298,5 +299,7 @@ async def test_counters_track_accepted_and_rejected() -> None:
     async with httpx.AsyncClient(transport=_transport(app), base_url="http://otlp") as c:
         assert (await c.post("/v1/traces", content=req.SerializeToString(), headers=PB)).status_code == 200
         assert (await c.post("/v1/logs", content=example_bytes("logs"), headers=JS)).status_code == 200
-    assert handler.counters.accepted == {"traces": 2, "metrics": 0, "logs": 1}
-    assert handler.counters.rejected == {"traces": 1, "metrics": 0, "logs": 0}
+    observer = handler.observer
+    assert isinstance(observer, InMemoryIngestObserver)
+    assert [(s, a, r) for s, _, a, r in observer.requests] == [
+        ("traces", 2, {"too_old": 1, "bad_id": 0}), ("logs", 1, {"too_old": 0, "bad_id": 0})]

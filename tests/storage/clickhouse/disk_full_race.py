@@ -24,13 +24,13 @@ import sys
 import time
 from pathlib import Path
 
+from contracts.errors import StoreUnavailable
 from storage.clickhouse.client import connect, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter
 from storage.clickhouse.migrations import Retention, migrate
 from storage.clickhouse.part_guard import PartGuard
 from storage.clickhouse.part_sweeper import PartSweeper
 from storage.clickhouse.reader import ClickHouseReader
-from storage.errors import StoreUnavailable
 from tests.receiver import now_ns, span_request
 from tests.tmpfs import Filler
 

@@ -20,11 +20,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from contracts.errors import RejectedPayload, StoreUnavailable
 from storage.clickhouse.client import connect, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter
 from storage.clickhouse.part_guard import DamagedPart, PartGuard
 from storage.clickhouse.reader import ClickHouseReader
-from storage.errors import RejectedPayload, StoreUnavailable
 from tests.receiver import now_ns, span_request
 
 ALWAYS = 1 << 62  # watch below this much free space: always

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from contracts.errors import Overloaded, StoreUnavailable
 from receiver.decode import parse_json
 from receiver.signals import BY_NAME
 from storage.clickhouse.client import connect, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter
-from storage.errors import Overloaded, StoreUnavailable
 from storage.spool.segments import Record, SegmentLog
 from storage.spool.writer import SpoolingWriter
 from tests.receiver import example_bytes, now_ns, span_request
