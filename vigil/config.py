@@ -1,9 +1,11 @@
-"""Typed configuration for every Vigil component.
+"""Typed configuration: one flat table of settings, grouped into one section per component.
 
 Precedence, highest first: CLI flags > environment (``VIGIL_*``) > YAML file (``--config``) > defaults.
-Every field maps to one env var: ``VIGIL_`` + the field name upper-cased (``otlp_http_port`` →
-``VIGIL_OTLP_HTTP_PORT``). YAML keys are the field names. Values are validated by
-:meth:`Config.validate`, which raises :class:`ConfigError` with every problem found.
+Every setting maps to one env var, ``VIGIL_`` + its name upper-cased (``otlp_http_port`` →
+``VIGIL_OTLP_HTTP_PORT``), one YAML key (the name) and one ``--flag`` (the name with dashes). Defaults,
+help texts and units are defined here once; each component gets a typed section (``cfg.spool``,
+``cfg.receiver``, …) and takes no defaults of its own. :func:`load` reports every problem of every
+source at once in one :class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -11,148 +13,256 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
+from contracts.durations import DurationError, parse_duration_ms
+from vigil.sections import (
+    ApiConfig,
+    ColumnarConfig,
+    MetadataConfig,
+    PartGuardConfig,
+    ReceiverConfig,
+    SpoolConfig,
+)
+from vigil.yamlconfig import read_config_file
 
 MAX_RETENTION_DAYS = 3650  # ClickHouse TTL arithmetic on DateTime overflows in 2106
+MIB = 1024 * 1024
+ROLES = ("all", "receiver", "query")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s"})
 
 
 class ConfigError(ValueError):
-    """Configuration is invalid; the message lists each problem."""
+    """Configuration is invalid; ``problems`` lists each one (the message joins them)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Build the error from every problem found."""
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
-@dataclass
+def _s(default: Any, help_: str, section: str) -> Any:
+    return field(default=default, metadata={"help": help_, "section": section})
+
+
+@dataclass(frozen=True)
 class Config:
-    host: str = "127.0.0.1"
-    """Interface every listener binds to."""
-    port: int = 3001
-    """Query API (and dashboard) port."""
-    otlp_grpc_port: int = 4317
-    otlp_http_port: int = 4318
-    data_dir: str = "./vigil-data"
-    """Embedded stores live here: ``chdb/`` (columnar) and ``pg/`` (PostgreSQL)."""
-    clickhouse_url: str = ""
-    """Columnar DSN. Empty → ``chdb:///<data_dir>/chdb``; else ``http(s)://user:pass@host:8123/db``."""
-    clickhouse_cluster: str = ""
-    """ClickHouse cluster name for ``ON CLUSTER`` DDL and Replicated engines (empty = single node)."""
-    role: str = "all"
-    """``all`` (everything in one process), ``receiver`` (OTLP ingest; the API port serves health,
-    metrics and queries too) or ``query`` (API only, no OTLP listeners and no writer)."""
-    postgres_url: str = ""
-    """Metadata store. Empty → embedded PostgreSQL under ``<data_dir>/pg``."""
-    retention_traces_days: int = 30
-    retention_logs_days: int = 30
-    retention_metrics_days: int = 90
-    """Retention per signal in days (0 = forever). Older records are refused in ``partial_success``."""
-    max_request_bytes: int = 64 * 1024 * 1024
-    """Largest accepted OTLP request body, measured after decompression."""
-    spool_dir: str = ""
-    """Ingest spool (acknowledged requests waiting to be stored). Empty → ``<data_dir>/spool``."""
-    spool_fsync: bool = True
-    """``fsync`` each spool append before acknowledging (one sync per group of concurrent requests)."""
-    spool_max_bytes: int = 256 * 1024 * 1024
-    """Admission control: spooled bytes not yet stored; beyond it → 429 (503 while the store fails)."""
-    flatten_max_rows: int = 25_000
-    """Largest INSERT the flattener sends to the columnar store, in records…"""
-    flatten_max_bytes: int = 24 * 1024 * 1024
-    """…and in request bytes."""
-    flatten_linger_ms: int = 5
-    """When the flattener is idle, how long the first new request waits for company."""
-    read_after_write_timeout_ms: int = 5_000
-    """Query API reads wait (at most this long) until everything acknowledged before them is stored; 0 = no
-    wait (in the ``all`` role; a ``query``-only process never waits)."""
-    max_inflight_bytes: int = 256 * 1024 * 1024
-    """Admission control: request bytes accepted but not yet spooled; beyond it → 429/RESOURCE_EXHAUSTED."""
-    part_check_free_bytes: int = 1024 * 1024 * 1024
-    """While a columnar disk has less free space than this (and for a minute after), every part the store
-    writes is checked: a full disk can make it commit empty parts, which are then hidden, re-sent from
-    the spool or rebuilt from the parts they were merged from. 0 = never check."""
-    auth_tokens: str = ""
-    """Ingest bearer tokens, comma-separated ``token`` or ``token=tenant`` (empty = no ingest auth)."""
-    auth_tokens_file: str = ""
-    """YAML file with a list of ``{token, tenant}`` mappings (merged with ``auth_tokens``)."""
-    cors_allowed_origins: str = ""
-    """Comma-separated origins allowed to POST OTLP/HTTP from browsers; ``*`` for any; empty = off."""
-    redaction_file: str = ""
-    """YAML redaction rules (drop/hash keys, SQL literal masking, value masks, size limits); empty =
-    built-in defaults (see storage/clickhouse/redaction.py and README)."""
-    shutdown_timeout_s: float = 10.0
-    log_level: str = "INFO"
+    """Every setting, with its default and help text (see the module docstring for sources)."""
+
+    host: str = _s("127.0.0.1", "interface every listener binds to", "server")
+    port: int = _s(3001, "query API and dashboard port", "api")
+    otlp_grpc_port: int = _s(4317, "OTLP/gRPC port", "receiver")
+    otlp_http_port: int = _s(4318, "OTLP/HTTP port", "receiver")
+    data_dir: str = _s("./vigil-data", "embedded stores: chdb/ (columnar), pg/ (PostgreSQL), spool/", "server")
+    clickhouse_url: str = _s("", "columnar store: empty = embedded chDB in <data_dir>/chdb, else "
+                             "http(s)://user:pass@host:8123/db", "columnar")
+    clickhouse_cluster: str = _s("", "ClickHouse cluster for ON CLUSTER DDL and Replicated engines", "columnar")
+    role: str = _s("all", "all | receiver (OTLP ingest + API) | query (API only)", "server")
+    postgres_url: str = _s("", "metadata store: empty = embedded PostgreSQL in <data_dir>/pg", "metadata")
+    retention_traces_days: int = _s(30, "days traces are kept (0 = forever)", "columnar")
+    retention_logs_days: int = _s(30, "days logs are kept (0 = forever)", "columnar")
+    retention_metrics_days: int = _s(90, "days metrics are kept (0 = forever)", "columnar")
+    max_request_bytes: int = _s(64 * MIB, "largest OTLP request, after decompression", "receiver")
+    spool_dir: str = _s("", "ingest spool directory (empty = <data_dir>/spool)", "spool")
+    spool_fsync: bool = _s(True, "fsync each spool append before acknowledging", "spool")
+    spool_max_bytes: int = _s(256 * MIB, "spooled-but-not-stored bytes before ingest answers 429", "spool")
+    flatten_max_rows: int = _s(25_000, "largest INSERT into the columnar store, in records", "spool")
+    flatten_max_bytes: int = _s(24 * MIB, "largest INSERT into the columnar store, in request bytes", "spool")
+    flatten_linger_ms: int = _s(5, "idle flattener: how long a first request waits for company (ms or e.g. 5ms)",
+                                "spool")
+    read_after_write_timeout_ms: int = _s(5_000, "API reads wait at most this long for acknowledged data to be "
+                                          "stored (ms or e.g. 5s; 0 = no wait)", "api")
+    max_inflight_bytes: int = _s(256 * MIB, "accepted bytes not yet spooled before ingest answers 429", "receiver")
+    part_check_free_bytes: int = _s(1024 * MIB, "check every written part while a columnar disk has less free "
+                                    "space than this (0 = never)", "part_guard")
+    auth_tokens: str = _s("", "ingest bearer tokens, comma-separated token or token=tenant", "receiver")
+    auth_tokens_file: str = _s("", "YAML list of {token, tenant} mappings", "receiver")
+    cors_allowed_origins: str = _s("", "origins allowed to POST OTLP/HTTP from browsers (comma-separated, or *)",
+                                   "receiver")
+    redaction_file: str = _s("", "YAML redaction rules (empty = built-in defaults)", "columnar")
+    shutdown_timeout_s: float = _s(10.0, "SIGTERM drain budget (seconds or e.g. 10s)", "server")
+    log_level: str = _s("INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL", "server")
 
     # ------------------------------------------------------------------ derived
     @property
     def data_path(self) -> Path:
+        """``data_dir`` as an absolute path."""
         return Path(self.data_dir).expanduser().resolve()
 
     @property
     def spool_path(self) -> Path:
+        """Where the ingest spool lives."""
         return Path(self.spool_dir).expanduser().resolve() if self.spool_dir else self.data_path / "spool"
 
     @property
     def columnar_dsn(self) -> str:
+        """The columnar store's DSN (``chdb://…`` when embedded)."""
         return self.clickhouse_url or f"chdb://{self.data_path / 'chdb'}"
 
+    @property
+    def embedded_chdb_path(self) -> Path | None:
+        """The embedded chDB directory, or None with a ClickHouse server."""
+        dsn = self.columnar_dsn
+        return Path(dsn.removeprefix("chdb://").removeprefix("chdb:")) if dsn.startswith("chdb:") else None
+
+    # ------------------------------------------------------------------ sections
+    @property
+    def receiver(self) -> ReceiverConfig:
+        """The OTLP receivers' section."""
+        return ReceiverConfig(self.host, self.otlp_grpc_port, self.otlp_http_port, self.max_request_bytes,
+                              self.max_inflight_bytes, self.auth_tokens, self.auth_tokens_file,
+                              tuple(o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()),
+                              {"traces": self.retention_traces_days, "logs": self.retention_logs_days,
+                               "metrics": self.retention_metrics_days})
+
+    @property
+    def spool(self) -> SpoolConfig:
+        """The ingest spool's section."""
+        return SpoolConfig(self.spool_path, self.spool_fsync, self.spool_max_bytes, self.max_inflight_bytes,
+                           self.flatten_max_rows, self.flatten_max_bytes, self.flatten_linger_ms)
+
+    @property
+    def columnar(self) -> ColumnarConfig:
+        """The columnar store's section."""
+        return ColumnarConfig(self.columnar_dsn, self.clickhouse_cluster, self.retention_traces_days,
+                              self.retention_logs_days, self.retention_metrics_days, self.redaction_file)
+
+    @property
+    def part_guard(self) -> PartGuardConfig:
+        """The part guard's section."""
+        return PartGuardConfig(self.part_check_free_bytes)
+
+    @property
+    def metadata(self) -> MetadataConfig:
+        """The metadata store's section."""
+        return MetadataConfig(self.postgres_url, self.data_path)
+
+    @property
+    def api(self) -> ApiConfig:
+        """The query API's section."""
+        return ApiConfig(self.host, self.port, self.read_after_write_timeout_ms / 1000)
+
     def validate(self) -> Config:
-        problems = []
-        for name in ("port", "otlp_grpc_port", "otlp_http_port"):
-            v = getattr(self, name)
-            if not 0 <= v <= 65535:
-                problems.append(f"{name}={v}: not a TCP port")
-        for name in ("max_request_bytes", "spool_max_bytes", "flatten_max_rows", "flatten_max_bytes",
-                     "max_inflight_bytes"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be > 0")
-        for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
-            if not 0 <= getattr(self, name) <= MAX_RETENTION_DAYS:
-                problems.append(f"{name} must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
-        if self.role not in ("all", "receiver", "query"):
-            problems.append(f"role={self.role!r}: use all, receiver or query")
-        if self.clickhouse_cluster and not self.clickhouse_url:
-            problems.append("clickhouse_cluster needs clickhouse_url (a ClickHouse server)")
-        for name in ("flatten_linger_ms", "read_after_write_timeout_ms", "part_check_free_bytes"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0")
-        for name in ("max_inflight_bytes", "spool_max_bytes"):
-            if getattr(self, name) < self.max_request_bytes:
-                problems.append(f"{name} must be >= max_request_bytes")
-        if self.clickhouse_url and not self.clickhouse_url.startswith(("http://", "https://", "chdb:")):
-            problems.append("clickhouse_url must start with http://, https:// or chdb:")
-        try:
-            from receiver.auth import load_tokens
-
-            load_tokens(self.auth_tokens, self.auth_tokens_file)
-        except (OSError, ValueError) as exc:
-            problems.append(f"ingest tokens: {exc}")
-        try:
-            from storage.clickhouse.redaction import load as load_redaction
-
-            load_redaction(self.redaction_file)
-        except ValueError as exc:
-            problems.append(f"redaction: {exc}")
+        """Return self, or raise :class:`ConfigError` listing every problem."""
+        problems = _problems(self)
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise ConfigError(problems)
         return self
 
 
-_FIELDS = {f.name: f for f in fields(Config)}
+SETTINGS = {f.name: f for f in fields(Config)}
+DEFAULTS = Config()
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    kind = type(getattr(Config(), name))
+def _range_problems(cfg: Config) -> list[str]:
+    problems = []
+    for name in ("port", "otlp_grpc_port", "otlp_http_port"):
+        v = getattr(cfg, name)
+        if not 0 <= v <= 65535:
+            problems.append(f"{name}={v}: not a TCP port")
+    for name in ("max_request_bytes", "spool_max_bytes", "flatten_max_rows", "flatten_max_bytes",
+                 "max_inflight_bytes"):
+        if getattr(cfg, name) <= 0:
+            problems.append(f"{name} must be > 0")
+    for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
+        if not 0 <= getattr(cfg, name) <= MAX_RETENTION_DAYS:
+            problems.append(f"{name} must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
+    for name in ("flatten_linger_ms", "read_after_write_timeout_ms", "part_check_free_bytes", "shutdown_timeout_s"):
+        if getattr(cfg, name) < 0:
+            problems.append(f"{name} must be >= 0")
+    for name in ("max_inflight_bytes", "spool_max_bytes"):
+        if getattr(cfg, name) < cfg.max_request_bytes:
+            problems.append(f"{name} must be >= max_request_bytes")
+    return problems
+
+
+def _combination_problems(cfg: Config) -> list[str]:
+    problems = []
+    if cfg.role not in ROLES:
+        problems.append(f"role={cfg.role!r}: use {', '.join(ROLES)}")
+    if cfg.log_level.upper() not in LOG_LEVELS:
+        problems.append(f"log_level={cfg.log_level!r}: use {', '.join(LOG_LEVELS)}")
+    if cfg.clickhouse_cluster and not cfg.clickhouse_url:
+        problems.append("clickhouse_cluster needs clickhouse_url (a ClickHouse server)")
+    if cfg.clickhouse_url and not cfg.clickhouse_url.startswith(("http://", "https://", "chdb:")):
+        problems.append("clickhouse_url must start with http://, https:// or chdb:")
+    if cfg.role != "all" and cfg.embedded_chdb_path is not None:
+        problems.append(f"role={cfg.role} runs beside other processes, but embedded chDB can be opened by one "
+                        "process only: set clickhouse_url to a ClickHouse server, or use role=all")
+    ports = [(name, getattr(cfg, name)) for name in ("port", "otlp_grpc_port", "otlp_http_port")]
+    used = [p for _, p in ports if p]
+    if len(set(used)) != len(used):
+        problems.append("port, otlp_grpc_port and otlp_http_port must differ: "
+                        + ", ".join(f"{n}={p}" for n, p in ports))
+    return problems
+
+
+def _file_problems(cfg: Config) -> list[str]:
+    problems = []
     try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                raise ValueError(text)
-            return text in ("1", "true", "yes", "on")
-        return kind(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}={raw!r}: expected {kind.__name__}") from exc
+        from receiver.auth import load_tokens
+
+        load_tokens(cfg.auth_tokens, cfg.auth_tokens_file)
+    except (OSError, ValueError) as exc:
+        problems.append(f"ingest tokens: {exc}")
+    try:
+        from storage.clickhouse.redaction import load as load_redaction
+
+        load_redaction(cfg.redaction_file)
+    except (OSError, ValueError) as exc:
+        problems.append(f"redaction: {exc}")
+    return problems
+
+
+def _problems(cfg: Config) -> list[str]:
+    return _range_problems(cfg) + _combination_problems(cfg) + _file_problems(cfg)
+
+
+def coerce(name: str, raw: Any) -> Any:
+    """Convert ``raw`` (from YAML, env or a flag) to setting ``name``'s type; raises ValueError saying why."""
+    kind = type(getattr(DEFAULTS, name))
+    if kind is bool:
+        return _boolean(raw)
+    if name in DURATION_FIELDS and isinstance(raw, str):
+        try:
+            ms = parse_duration_ms(raw) if not raw.strip().lstrip("-").replace(".", "", 1).isdigit() else None
+        except DurationError as exc:
+            raise ValueError(str(exc)) from exc
+        if ms is not None:
+            return ms / 1000 if kind is float else ms
+    if kind is int:
+        return _integer(raw)
+    if kind is float:
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r}: expected a number")
+        return float(raw)
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        raise ValueError(f"{raw!r}: expected text")
+    return str(raw)
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{raw!r}: expected true/false")
+    return text in ("1", "true", "yes", "on")
+
+
+def _integer(raw: Any) -> int:
+    if isinstance(raw, bool | float):
+        raise ValueError(f"{raw!r}: expected a whole number")
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{raw!r}: expected a whole number") from None
 
 
 def load(
@@ -160,25 +270,34 @@ def load(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
-    """Build a validated :class:`Config` from file, env and explicit overrides (e.g. CLI flags)."""
+    """Build a validated :class:`Config` from the YAML file, env and explicit overrides (CLI flags).
+
+    Raises :class:`ConfigError` with every problem of every source (unknown or mistyped YAML keys
+    with file:line, bad env values naming the variable, bad flags, invalid values and combinations).
+    """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    problems: list[str] = []
     if yaml_path:
-        try:
-            data = yaml.safe_load(Path(yaml_path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read config file {yaml_path}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{yaml_path}: top level must be a mapping")
-        unknown = sorted(set(data) - set(_FIELDS))
-        if unknown:
-            raise ConfigError(f"{yaml_path}: unknown keys {unknown}")
-        values.update({k: _coerce(k, v) for k, v in data.items() if v is not None})
-    for name in _FIELDS:
+        for name, (raw, where) in read_config_file(yaml_path, set(SETTINGS), problems).items():
+            _take(values, problems, name, raw, where)
+    for name in SETTINGS:
         key = f"VIGIL_{name.upper()}"
-        if key in env and env[key] != "":
-            values[name] = _coerce(name, env[key])
-    for name, v in (overrides or {}).items():
-        if v is not None:
-            values[name] = _coerce(name, v)
-    return dataclasses.replace(Config(), **values).validate()
+        if env.get(key, "") != "":
+            _take(values, problems, name, env[key], key)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            _take(values, problems, name, raw, "--" + name.replace("_", "-"))
+    cfg = dataclasses.replace(DEFAULTS, **values)
+    problems += _problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _take(values: dict[str, Any], problems: list[str], name: str, raw: Any, where: str) -> None:
+    try:
+        values[name] = coerce(name, raw)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{where}: {name}={raw!r}: {exc}" if where.startswith("VIGIL_") or where.startswith("--")
+                        else f"{where}: {name}: {exc}")

@@ -2,14 +2,23 @@
 
 Exposes: records accepted/rejected per signal and reason, refused requests per signal and reason,
 request sizes, batch sizes (requests and records), flush latency, flush failures, and at scrape time
-the writer's in-flight bytes, queued requests, spool backlog and dead letters.
+the writer's in-flight bytes, queued requests, spool backlog and dead letters; plus the standard
+``process_*`` and ``python_*`` collectors of ``prometheus_client``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -42,6 +51,9 @@ class SelfMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # process_* (CPU, memory, open fds, start time)
+        PlatformCollector(registry=r)  # python_info
+        GCCollector(registry=r)  # python_gc_*
         self.records = Counter("vigil_ingest_records", "Records by signal and outcome",
                                ["signal", "outcome", "reason"], registry=r)
         self.refused = Counter("vigil_ingest_refused_requests", "Requests refused as a whole",

@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Retention:
-    """Days to keep each signal; 0 keeps forever."""
+    """Days to keep each signal; 0 keeps forever (defaults: ``vigil.config``)."""
 
-    traces_days: int = 30
-    logs_days: int = 30
-    metrics_days: int = 90
+    traces_days: int
+    logs_days: int
+    metrics_days: int
 
 
 METRIC_KINDS = tuple(ddl.METRIC_KINDS)

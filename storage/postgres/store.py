@@ -1,6 +1,6 @@
-"""Vigil's own state in PostgreSQL: versioned migrations and instance metadata.
+"""Vigil's own state in PostgreSQL: versioned migrations, instance metadata and the repositories.
 
-``MetadataStore`` opens one psycopg connection per call (autocommit; cheap on a Unix socket,
+``PostgresMetadataStore`` implements :class:`contracts.metadata.MetadataStore`. It opens one psycopg connection per call (autocommit; cheap on a Unix socket,
 pooled by PostgreSQL itself). Migrations run in a transaction each and are recorded in
 ``vigil_schema_migrations``; re-running is a no-op. Thread-safe: no shared connection.
 """
@@ -11,8 +11,10 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +36,45 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 
-class MetadataStore:
+class PostgresSettings:
+    """:class:`contracts.metadata.SettingsRepository` on the ``vigil_settings`` table."""
+
+    def __init__(self, store: PostgresMetadataStore) -> None:
+        """Use ``store``'s connections."""
+        self._store = store
+
+    def get(self, key: str) -> Any | None:
+        """The stored JSON value of ``key`` or None."""
+        with self._store.connection() as conn:
+            row = conn.execute("SELECT value FROM vigil_settings WHERE key = %s", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def put(self, key: str, value: Any) -> None:
+        """Insert or replace ``key``."""
+        with self._store.connection() as conn:
+            conn.execute(
+                "INSERT INTO vigil_settings (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                (key, Jsonb(value)),
+            )
+
+
+class PostgresMetadataStore:
+    """Implements :class:`contracts.metadata.MetadataStore` on a PostgreSQL server at ``url``."""
+
     def __init__(self, url: str) -> None:
+        """Remember the URL; connections are opened per call."""
         self.url = url
+        self._settings = PostgresSettings(self)
+
+    @property
+    def settings(self) -> PostgresSettings:
+        """The settings repository."""
+        return self._settings
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """An autocommit connection, closed on exit."""
         with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
             yield conn
 

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 from storage.clickhouse.client import connect
 from storage.clickhouse.migrations import Retention, migrate
 
-SESSION_RETENTION = Retention()
+SESSION_RETENTION = Retention(30, 30, 90)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""storage.postgres.store.MetadataStore against the machine's PostgreSQL, in throwaway databases."""
+"""storage.postgres.store.PostgresMetadataStore against the machine's PostgreSQL, in throwaway databases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from storage.postgres.store import MIGRATIONS, MetadataStore
+from storage.postgres.store import MIGRATIONS, PostgresMetadataStore
 
 ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 VERSIONS = [v for v, _, _ in MIGRATIONS]
@@ -42,8 +42,8 @@ def new_database() -> Iterator[DatabaseFactory]:
 
 
 @pytest.fixture
-def store(new_database: DatabaseFactory) -> MetadataStore:
-    return MetadataStore(new_database())
+def store(new_database: DatabaseFactory) -> PostgresMetadataStore:
+    return PostgresMetadataStore(new_database())
 
 
 def _scalar(url: str, sql: str) -> object:
@@ -53,7 +53,7 @@ def _scalar(url: str, sql: str) -> object:
     return row[0]
 
 
-def test_migrate_twice_is_idempotent(store: MetadataStore) -> None:
+def test_migrate_twice_is_idempotent(store: PostgresMetadataStore) -> None:
     assert store.migrate("0.1.0") == VERSIONS
     assert store.migrate("0.1.0") == []
     assert _scalar(store.url, "SELECT count(*) FROM vigil_schema_migrations") == len(VERSIONS)
@@ -61,31 +61,31 @@ def test_migrate_twice_is_idempotent(store: MetadataStore) -> None:
     assert _scalar(store.url, "SELECT to_regclass('vigil_settings') IS NOT NULL") is True
 
 
-def test_instance_id_is_stable(store: MetadataStore) -> None:
+def test_instance_id_is_stable(store: PostgresMetadataStore) -> None:
     store.migrate("0.1.0")
     first = store.instance_id()
     assert str(uuid.UUID(first)) == first
     store.migrate("0.2.0")  # a later start (even of a newer version) keeps the identity
     assert store.instance_id() == first
-    assert MetadataStore(store.url).instance_id() == first
+    assert PostgresMetadataStore(store.url).instance_id() == first
     assert _scalar(store.url, "SELECT version FROM vigil_instance") == "0.1.0"
 
 
 def test_instance_ids_differ_between_databases(new_database: DatabaseFactory) -> None:
-    a, b = MetadataStore(new_database()), MetadataStore(new_database())
+    a, b = PostgresMetadataStore(new_database()), PostgresMetadataStore(new_database())
     a.migrate("0.1.0")
     b.migrate("0.1.0")
     assert a.instance_id() != b.instance_id()
 
 
-def test_concurrent_migrations_apply_once(store: MetadataStore) -> None:
+def test_concurrent_migrations_apply_once(store: PostgresMetadataStore) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: MetadataStore(store.url).migrate("0.1.0"), range(4)))
+        results = list(pool.map(lambda _: PostgresMetadataStore(store.url).migrate("0.1.0"), range(4)))
     assert sorted(results, key=len) == [[], [], [], VERSIONS]
     assert _scalar(store.url, "SELECT count(*) FROM vigil_instance") == 1
 
 
-def test_advisory_lock_is_released(store: MetadataStore) -> None:
+def test_advisory_lock_is_released(store: PostgresMetadataStore) -> None:
     store.migrate("0.1.0")
     with psycopg.connect(store.url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_try_advisory_lock(7341)").fetchone()
@@ -93,10 +93,28 @@ def test_advisory_lock_is_released(store: MetadataStore) -> None:
         conn.execute("SELECT pg_advisory_unlock(7341)")
 
 
-def test_ping(store: MetadataStore) -> None:
+def test_ping(store: PostgresMetadataStore) -> None:
     store.ping()  # works before any migration
 
 
 def test_ping_unreachable_raises() -> None:
     with pytest.raises(psycopg.OperationalError):
-        MetadataStore("postgresql://postgres@127.0.0.1:1/postgres").ping()
+        PostgresMetadataStore("postgresql://postgres@127.0.0.1:1/postgres").ping()
+
+
+def test_settings_repository_round_trips_json(store: PostgresMetadataStore) -> None:
+    store.migrate("0.1.0")
+    assert store.settings.get("ui") is None
+    store.settings.put("ui", {"theme": "dark", "pins": [1, 2]})
+    store.settings.put("ui", {"theme": "light"})
+    assert PostgresMetadataStore(store.url).settings.get("ui") == {"theme": "light"}
+
+
+def test_postgres_and_in_memory_stores_agree() -> None:
+    """The in-memory double behaves like the real repository for the same calls."""
+    from contracts.metadata import InMemoryMetadataStore
+
+    mem = InMemoryMetadataStore()
+    assert mem.migrate("0.1.0") == [1] and mem.migrate("0.1.0") == []
+    mem.settings.put("k", [1, {"a": None}])
+    assert mem.settings.get("k") == [1, {"a": None}] and mem.instance_id()

@@ -41,7 +41,7 @@ def main(mount: Path, rounds: int, seed: int, guarded: bool = True) -> dict[str,
     rng = random.Random(seed)
     dsn = f"chdb://{mount / 'chdb'}"
     admin = connect(dsn)
-    migrate(admin, Retention())
+    migrate(admin, Retention(30, 30, 90))
     guard = PartGuard(1 << 62 if guarded else 0, local_files=True)
     inserter = ChunkInserter(lambda: connect(dsn), lambda m: protobuf_settings(dsn, m), guard)
     reader = ClickHouseReader(lambda: connect(dsn), guard=guard if guarded else None)
