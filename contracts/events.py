@@ -65,12 +65,13 @@ class _Subscriber:
     topics: frozenset[Topic]
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[Any]
+    max_queue: int = 1000
     dropped: int = 0
     closed: bool = field(default=False)
 
     def offer(self, item: Any) -> None:
-        """On the subscriber's loop: queue ``item``, dropping the oldest event when full."""
-        while self.queue.full():
+        """On the subscriber's loop: queue ``item``, dropping the oldest event beyond ``max_queue``."""
+        while item is not _CLOSED and self.queue.qsize() >= self.max_queue:
             with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()
                 self.dropped += 1
@@ -118,7 +119,7 @@ class InProcessEventBus:
     def subscribe(self, *topics: Topic, max_queue: int = 1000) -> _Subscriber:
         """Subscribe on the running loop (raises RuntimeError outside one)."""
         loop = asyncio.get_running_loop()
-        sub = _Subscriber(self, frozenset(topics or tuple(Topic)), loop, asyncio.Queue(max(1, max_queue) + 1))
+        sub = _Subscriber(self, frozenset(topics or tuple(Topic)), loop, asyncio.Queue(), max(1, max_queue))
         with self._lock:
             self._subscribers.append(sub)
         return sub
