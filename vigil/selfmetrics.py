@@ -49,6 +49,7 @@ class SelfMetrics:
     """Implements the receiver's ``IngestObserver`` and storage's ``FlushObserver``."""
 
     def __init__(self) -> None:
+        """Create the registry and every metric (one registry per app instance: no global state)."""
         self.registry = CollectorRegistry()
         r = self.registry
         ProcessCollector(registry=r)  # process_* (CPU, memory, open fds, start time)
@@ -69,10 +70,12 @@ class SelfMetrics:
         self.store_errors = Counter("vigil_store_errors", "Failed batch inserts", ["signal", "kind"], registry=r)
 
     def watch_writer(self, stats: Callable[[], WriterStats]) -> None:
+        """Expose the spool writer's gauges, read from ``stats()`` at each scrape."""
         self.registry.register(_WriterCollector(stats))
 
     # IngestObserver
     def request(self, signal: str, nbytes: int, accepted: int, rejected: dict[str, int]) -> None:
+        """Count an answered request: its size, accepted records and rejected ones by reason."""
         self.request_bytes.labels(signal).observe(nbytes)
         self.records.labels(signal, "accepted", "").inc(accepted)
         for reason, n in rejected.items():
@@ -80,16 +83,20 @@ class SelfMetrics:
                 self.records.labels(signal, "rejected", reason).inc(n)
 
     def refused_request(self, signal: str, reason: str) -> None:
+        """Count a request refused as a whole."""
         self.refused.labels(signal, reason).inc()
 
     # FlushObserver
     def flushed(self, signal: str, requests: int, rows: int, seconds: float) -> None:
+        """Observe a committed INSERT (requests, records, seconds)."""
         self.batch_requests.labels(signal).observe(requests)
         self.batch_rows.labels(signal).observe(rows)
         self.flush_seconds.labels(signal).observe(seconds)
 
     def failed(self, signal: str, requests: int, kind: str) -> None:
+        """Count a failed INSERT by kind (``unavailable`` / ``rejected``)."""
         self.store_errors.labels(signal, kind).inc()
 
     def exposition(self) -> bytes:
+        """The Prometheus text exposition of every metric (thread-safe)."""
         return generate_latest(self.registry)

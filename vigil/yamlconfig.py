@@ -8,8 +8,11 @@ import yaml
 
 
 def read_config_file(path: str, known: set[str], problems: list[str]) -> dict[str, tuple[Any, str]]:
-    """Top-level scalar settings of ``path`` with where each is; problems are appended (unknown keys,
-    duplicates, non-scalar values, an unreadable file), each naming file and line."""
+    """Read the top-level scalar settings of ``path`` with where each is.
+
+    Problems (unknown keys, duplicates, non-scalar values, an unreadable file) are appended to
+    ``problems``, each naming file and line; the settings that were fine are still returned.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             root = yaml.compose(fh, Loader=yaml.SafeLoader)
