@@ -8,9 +8,10 @@ request of ``signal``; the staging table's views flatten them into the ``otel_*`
 * :class:`StoreUnavailable` — anything else (disk full, read-only, memory limit, connection loss…);
   retry later.
 
-With a :class:`~storage.clickhouse.part_guard.PartGuard`, a committed INSERT is checked for parts the store
-committed but could not write (disk filling up mid-write); those raise
-:class:`~storage.clickhouse.part_guard.DamagedPart` (a ``StoreUnavailable``: send the same chunk again later).
+``after_commit(client, signal)``, if given, runs on the same handle right after an INSERT committed and
+before ``insert`` returns (the caller still holds the data): a :class:`StoreUnavailable` it raises is
+passed on (send the same chunk again later); any other failure becomes a ``StoreUnavailable`` too — it
+says nothing about the payloads, so they must not be dead-lettered.
 
 ``token`` becomes the ``insert_deduplication_token``: repeating an insert with the same token and the
 same payloads (e.g. after a crash between the commit and the spool's bookkeeping) stores nothing twice
@@ -31,7 +32,8 @@ from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-d
 from contracts.errors import RejectedPayload, StoreUnavailable
 from contracts.signals import Signal
 from storage.clickhouse import ddl
-from storage.clickhouse.part_guard import PartGuard
+
+AfterCommit = Callable[[Client, Signal], None]
 
 # ClickHouse error codes that mean "this data is bad" (permanent); every other failure — disk full,
 # read-only, memory limit, missing table, connection loss — means "the store is not able right now".
@@ -48,6 +50,7 @@ def error_code(exc: BaseException) -> int | None:
 
 
 def is_data_error(exc: BaseException) -> bool:
+    """Whether the store refused the data itself (retrying the same bytes cannot succeed)."""
     return error_code(exc) in DATA_ERROR_CODES
 
 
@@ -57,14 +60,18 @@ def length_delimited(payloads: list[bytes]) -> bytes:
 
 
 class ChunkInserter:
+    """Inserts chunks of one signal's payloads on its own handle (one inserter per thread)."""
+
     def __init__(self, connect: Callable[[], Client], protobuf_settings: Callable[[str], dict[str, Any]],
-                 guard: PartGuard | None = None) -> None:
+                 after_commit: AfterCommit | None = None) -> None:
+        """An inserter opening its handle with ``connect`` on first use."""
         self._connect = connect
-        self._guard = guard
+        self._after_commit = after_commit
         self._client: Client | None = None
         self._settings = {signal: protobuf_settings(message) for signal, (_, message) in ddl.STAGING.items()}
 
     def insert(self, signal: Signal, payloads: list[bytes], token: str) -> None:
+        """Commit every payload or raise (see the module docstring)."""
         settings = {
             **self._settings[signal],
             "insert_deduplicate": 1,
@@ -87,22 +94,23 @@ class ChunkInserter:
         except Exception as exc:  # noqa: BLE001 - a handle that failed to open: the store is not there
             self.reset()
             raise StoreUnavailable(str(exc)) from exc
-        if self._guard is not None:
-            self._verify(signal, self._client)
+        if self._after_commit is not None:
+            self._run_after_commit(signal, self._client)
 
-    def _verify(self, signal: Signal, client: Client) -> None:
-        """The guard's check of what the INSERT committed. Whatever goes wrong here says nothing about the
-        payloads (a failing check query must not dead-letter them): it is a store problem, retry later."""
-        assert self._guard is not None
+    def _run_after_commit(self, signal: Signal, client: Client) -> None:
+        """Whatever goes wrong after the commit says nothing about the payloads: retry later."""
+        assert self._after_commit is not None
         try:
-            self._guard.verify_inserted(client, signal)
+            self._after_commit(client, signal)
         except StoreUnavailable:
-            raise  # DamagedPart: re-send the same chunk
+            raise
         except Exception as exc:  # noqa: BLE001
             self.reset()
-            raise StoreUnavailable(f"checking the parts this INSERT committed failed: {exc}") from exc
+            raise StoreUnavailable(f"the step after the INSERT committed failed: {exc}") from exc
 
     def reset(self) -> None:
-        """Forget the handle (the next insert opens a new one; an embedded chDB handle is not closed,
-        closing it would close the shared in-process engine)."""
+        """Forget the handle; the next insert opens a new one.
+
+        An embedded chDB handle is not closed: closing it would close the shared in-process engine.
+        """
         self._client = None

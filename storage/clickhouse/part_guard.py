@@ -1,41 +1,40 @@
-"""Find, hide and repair parts the columnar store committed but never wrote (a disk filling up mid-write).
+"""Prevent, find, hide and repair parts the columnar store committed but never wrote (a disk filling up).
 
 Observed with chDB 26.9 (embedded ClickHouse): when the filesystem fills up *while* a part is being
 written — another process takes the space the store had reserved — an ``INSERT`` or a background merge
 can still succeed and commit a part whose files are all empty. Every read touching that part then fails
 (``Cannot read all marks … marks read 0``, code 33) and its rows are gone. ``CHECK TABLE … PART`` finds
-such parts. It only happens while a disk is nearly full, so the guard only looks while one is. On a full
+such parts. It only happens while a disk is nearly full, so the guard only acts while one is. On a full
 disk the store can neither drop nor detach a part (both reserve space) but it can attach one, and a
-query can skip parts (``additional_table_filters`` on ``_part``); the repair relies on exactly that.
+query can skip parts (``additional_table_filters`` on ``_part``). See ``docs/part-guard.md``.
 
-Contract:
+Contract (the reader and the inserter never see the guard: :mod:`storage.clickhouse.guarded` wires it):
 
 * ``watching(client)`` — True while some store disk has less than ``watch_below_free_bytes`` unreserved
-  (``system.disks``; chDB and a server alike) and for ``watch_for_s`` after the last time it had; the
-  free-space query runs at most every ``probe_every_s`` (``fresh``: now, as after every INSERT).
-  ``watch_below_free_bytes = 0`` turns the guard off.
-* ``verify_inserted(client, signal)`` — call right after an INSERT of ``signal`` committed and *before*
-  the data it came from is released. While watching, every level-0 (inserted) part of the signal's
-  tables committed in the last ``recent_s`` seconds and not checked yet is checked. A damaged one is
-  hidden from reads at once and dropped when the store can (``DROP PART`` also forgets its
+  (``system.disks``) and for ``watch_for_s`` after the last time it had; the free-space query runs at most
+  every ``probe_every_s`` (``fresh``: now). ``watch_below_free_bytes = 0`` turns the guard off. Every probe
+  also steers merges: ``SYSTEM STOP MERGES`` on the otel tables when watching starts, ``SYSTEM START
+  MERGES`` when it ends (``stop_merges``), so no merge writes to a nearly full disk.
+* ``holding()`` — True while the last probe (at most ``hold_fresh_s`` old) found less than
+  ``hold_below_free_bytes`` unreserved: the sink then keeps the data in the spool instead of inserting.
+* ``verify_inserted(client, signal)`` — the after-commit hook: call right after an INSERT of ``signal``
+  committed and *before* the data it came from is released. While watching, every level-0 part of the
+  signal's tables committed in the last ``recent_s`` seconds and not checked yet is checked. A damaged one
+  is hidden from reads at once and dropped when the store can (``DROP PART`` also forgets its
   deduplication entry), and :class:`DamagedPart` (a :class:`StoreUnavailable`) is raised: re-sending the
   same payloads with the same ``insert_deduplication_token`` once the part is gone rewrites exactly the
-  dropped parts (the intact tables deduplicate the repeat). Until the part is dropped, a re-sent
-  INSERT is deduplicated and this raises again, so nothing is released early.
-* ``sweep(client)`` — merged/mutated parts (level > 0) of every table: a damaged one is hidden from reads,
-  the parts it was made from — kept on disk as *outdated* for ``old_parts_lifetime``, 480 s by default —
-  are hard-linked under ``detached/`` and attached again (``local_files``: embedded chDB, whose part
-  paths are this machine's), and the damaged part is detached (quarantined under ``detached/``, never
-  deleted) once the store has space. Without ``local_files`` the part is hidden and reported.
-  Retries what it could not finish (attach, detach) on every call.
-* ``scan(client, error)`` — after a read failed with ``error``: check the part whose file the message
-  names and every recent unchecked part (any level); hide the damaged ones and repair merged ones as
-  ``sweep`` does (inserted ones are left to ``verify_inserted``); True when it found a new damaged part
-  (the read is worth retrying).
-* ``read_settings()`` — query settings that make reads skip every part known damaged (``{}`` if none);
-  run the read inside ``reading()``.
+  dropped parts. Until the part is dropped, a re-sent INSERT is deduplicated and this raises again.
+* ``sweep(client)`` — merged parts (level > 0) while watching: a damaged one is hidden from reads and
+  replaced by the parts it was made from when ``restorer`` is given, else reported as unrepaired; then
+  quarantined under ``detached/`` (never deleted) once the store has space. Retries what it could not
+  finish on every call.
+* ``scan(client, error)`` — after a read failed with ``error``: check the part the message names and
+  every recent unchecked part; handle damaged ones as above; True when it found a new damaged part.
+* ``read_settings()`` / ``reading()`` — settings that make reads skip every part known damaged, and the
+  shared lock to hold while running such a read (a merged part is swapped for its sources under it).
+* ``release(client)`` — start merges again if this guard stopped them (on shutdown).
 
-Replicated tables (``--clickhouse-cluster``) repair themselves from replicas and are not handled here.
+Replicated tables (``clickhouse_cluster``) repair themselves from replicas and are not handled here.
 Thread-safe: call from several threads, each with its own client.
 """
 
@@ -43,144 +42,70 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from contracts.errors import StoreUnavailable
 from contracts.signals import Signal
-from storage.clickhouse.ddl import METRIC_KINDS
+from storage.clickhouse.merge_restore import MergeRestorer
+from storage.clickhouse.parts import (
+    ALL_TABLES,
+    PART_COLUMNS,
+    SIGNAL_TABLES,
+    GuardStats,
+    Part,
+    SharedExclusive,
+    quote,
+)
+from storage.clickhouse.reader import DISK_FREE_SQL
 
 log = logging.getLogger("vigil.storage.part_guard")
 
-SIGNAL_TABLES: dict[str, tuple[str, ...]] = {
-    Signal.TRACES: ("otel_traces", "otel_traces_trace_id_ts"),
-    Signal.LOGS: ("otel_logs",),
-    Signal.METRICS: tuple(f"otel_metrics_{kind}" for kind in METRIC_KINDS),
-}
-ALL_TABLES: tuple[str, ...] = tuple(t for tables in SIGNAL_TABLES.values() for t in tables)
-
-# Read errors a damaged part causes (worth a scan and one retry): CANNOT_PARSE_INPUT_ASSERTION_FAILED,
-# ATTEMPT_TO_READ_AFTER_EOF, CANNOT_READ_ALL_DATA, CHECKSUM_DOESNT_MATCH, CANNOT_OPEN_FILE,
-# FILE_DOESNT_EXIST, INCORRECT_DATA, CORRUPTED_DATA, CANNOT_DECOMPRESS, UNKNOWN_CODEC (seen: a merged part
-# whose column file held garbage instead of nothing).
-DAMAGE_ERROR_CODES = frozenset({27, 32, 33, 40, 76, 107, 117, 246, 271, 432})
-
-# Unreserved bytes on the store's fullest disk (NULL when the store reports no disks).
-DISK_FREE_SQL = "SELECT min(unreserved_space) AS free FROM system.disks"
-
-_PART_COLUMNS = "table, name, partition_id, min_block_number, max_block_number, level, data_version, path"
+HOLD_MESSAGE = "columnar disk nearly full: holding data in the spool"
 
 
 class DamagedPart(StoreUnavailable):
     """An INSERT committed parts the store could not write: re-send the same data (same token) later."""
 
 
-@dataclass(frozen=True)
-class Part:
-    table: str
-    name: str
-    partition_id: str
-    min_block: int
-    max_block: int
-    level: int
-    data_version: int
-    path: str
-
-    @classmethod
-    def of(cls, row: Iterable[Any]) -> Part:
-        table, name, partition, low, high, level, version, path = row
-        return cls(table, name, partition, int(low), int(high), int(level), int(version), path)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.table, self.name
-
-    def covers(self, other: Part) -> bool:
-        """``other`` is one of the parts this one was merged or mutated from."""
-        return (other.partition_id == self.partition_id and self.min_block <= other.min_block
-                and other.max_block <= self.max_block and other.name != self.name
-                and (other.level, other.data_version) <= (self.level, self.data_version))
-
-
-@dataclass
-class GuardStats:
-    checked_parts: int = 0
-    damaged_inserts: int = 0  # damaged inserted parts found (their data is re-sent from the spool)
-    restored_merges: int = 0  # damaged merged parts whose source parts were attached again
-    unrepaired: list[str] = field(default_factory=list)  # "table/part: why" (bounded, newest last)
-    last_error: str = ""
-
-
-def quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-class _SharedExclusive:
-    """A readers-writer lock that lets a waiting writer in before new readers."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer:
-                self._cond.wait()
-            self._writer = True
-            while self._readers:
-                self._cond.wait()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
 class PartGuard:
-    def __init__(self, watch_below_free_bytes: int, *, watch_for_s: float = 60.0, recent_s: int = 600,
-                 probe_every_s: float = 0.5, local_files: bool = False) -> None:
+    """The guard's state; see the module docstring for what each method promises."""
+
+    def __init__(self, watch_below_free_bytes: int, *, hold_below_free_bytes: int = 0, watch_for_s: float = 60.0,
+                 recent_s: int = 600, probe_every_s: float = 0.5, hold_fresh_s: float = 2.0,
+                 stop_merges: bool = True, restore_merges: bool = False) -> None:
+        """A guard acting below ``watch_below_free_bytes`` (0: never); ``restore_merges`` needs local files."""
         self.watch_below_free_bytes = watch_below_free_bytes
+        self.hold_below_free_bytes = hold_below_free_bytes
         self.watch_for_s = watch_for_s
         self.recent_s = recent_s
         self.probe_every_s = probe_every_s
-        self.local_files = local_files
+        self.hold_fresh_s = hold_fresh_s
+        self.stop_merges = stop_merges
         self.stats = GuardStats()
+        self.restorer = MergeRestorer(self._note_error) if restore_merges else None
         self._lock = threading.RLock()
         self._repair_lock = threading.Lock()
-        self._swap = _SharedExclusive()  # reads vs. swapping a damaged merged part for its sources
+        self._merge_lock = threading.Lock()
+        self._swap = SharedExclusive()  # reads vs. swapping a damaged merged part for its sources
         self._probed_at = -1e18
         self._tight_at = -1e18
+        self._tight = False  # the last probe found less than watch_below_free_bytes
+        self._free: int | None = None
+        self._free_at = -1e18
+        self._merges_stopped: bool | None = None  # None: not steered yet (a crashed run may have left them off)
         self._checked: dict[str, set[str]] = {}
         self._damaged: dict[tuple[str, str], Part] = {}  # hidden from reads until dropped/detached
-        self._restored: set[tuple[str, str]] = set()  # damaged merged parts whose sources are staged
-        self._to_attach: list[tuple[str, str]] = []  # (table, part under detached/) staged, not attached
+        self._restored: set[tuple[str, str]] = set()  # damaged merged parts whose sources are attached
         self._quarantined: set[tuple[str, str]] = set()  # damaged merged parts detached (done)
 
-    # ------------------------------------------------------------------ when to look
+    # ------------------------------------------------------------------ when to act
     def watching(self, client: Client, fresh: bool = False) -> bool:
+        """Probe the free space if due (``fresh``: now), steer merges; whether the guard is on watch."""
         if self.watch_below_free_bytes <= 0:
             return False
         now = time.monotonic()
@@ -189,25 +114,73 @@ class PartGuard:
             if probe:
                 self._probed_at = now
         if probe:
-            free = client.query(DISK_FREE_SQL).result_rows[0][0]
-            if free is not None and int(free) < self.watch_below_free_bytes:
-                with self._lock:
+            value = client.query(DISK_FREE_SQL).result_rows[0][0]
+            free = None if value is None else int(value)
+            with self._lock:
+                self._free, self._free_at = free, time.monotonic()
+                self._tight = free is not None and free < self.watch_below_free_bytes
+                if self._tight:
                     self._tight_at = now
+            self._steer_merges(client)
         return self.checking
 
     @property
     def checking(self) -> bool:
         """Whether the guard is on watch as of the last probe (no query; for health)."""
         with self._lock:
-            return time.monotonic() - self._tight_at <= self.watch_for_s
+            return self._tight or time.monotonic() - self._tight_at <= self.watch_for_s
+
+    def holding(self) -> bool:
+        """Whether a recent probe found too little room to insert at all (no query)."""
+        with self._lock:
+            return (self._free is not None and self._free < self.hold_below_free_bytes
+                    and time.monotonic() - self._free_at <= self.hold_fresh_s)
+
+    @property
+    def merges_stopped(self) -> bool:
+        """Whether this guard has merges of the otel tables stopped."""
+        with self._lock:
+            return bool(self._merges_stopped)
+
+    def _steer_merges(self, client: Client) -> None:
+        if not self.stop_merges:
+            return
+        with self._merge_lock:
+            stop = self.checking
+            if self._merges_stopped is stop:
+                return
+            verb = "STOP" if stop else "START"
+            for table in ALL_TABLES:
+                client.command(f"SYSTEM {verb} MERGES {table}")
+            with self._lock:
+                self._merges_stopped = stop
+                self.stats.merge_stops += stop
+        if stop:
+            log.warning("a columnar disk has less than %d bytes free: merges stopped", self.watch_below_free_bytes)
+        else:
+            log.info("merges of the otel tables running")
+
+    def release(self, client: Client) -> None:
+        """Start merges again if this guard stopped them (nobody watches once it is gone)."""
+        with self._merge_lock:
+            if not self._merges_stopped:
+                return
+            for table in ALL_TABLES:
+                client.command(f"SYSTEM START MERGES {table}")
+            with self._lock:
+                self._merges_stopped = False
 
     # ------------------------------------------------------------------ reads
     def reading(self) -> contextlib.AbstractContextManager[None]:
-        """Hold while running a read with ``read_settings()``: a damaged merged part is swapped for its
-        source parts (attach them, then hide it) between reads, so none sees both or neither."""
+        """Hold while running a read with ``read_settings()``.
+
+        A damaged merged part is swapped for its source parts (attach them, then hide it) between reads,
+        so none sees both or neither.
+        """
         return self._swap.shared()
 
     def read_settings(self) -> dict[str, Any]:
+        """Query settings that skip every part known damaged (``{}`` when none is)."""
         with self._lock:
             hidden: dict[str, list[str]] = {}
             for table, name in self._damaged:
@@ -221,8 +194,9 @@ class PartGuard:
         return {"additional_table_filters": "{" + filters + "}"}
 
     def scan(self, client: Client, error: str = "") -> bool:
+        """Check the part ``error`` names and every recent unchecked part; True when one is newly damaged."""
         named = client.query(  # the part whose file the failed read names, checked again even if it passed
-            f"SELECT {_PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND active "
+            f"SELECT {PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND active "
             "AND position({error:String}, path) > 0", parameters={"error": error},
         ).result_rows if error else []
         found = False
@@ -234,6 +208,7 @@ class PartGuard:
 
     # ------------------------------------------------------------------ inserts
     def verify_inserted(self, client: Client, signal: Signal) -> None:
+        """The after-commit hook; raises :class:`DamagedPart` when the INSERT must be sent again."""
         tables = SIGNAL_TABLES[signal]
         with self._lock:
             known = [p for p in self._damaged.values() if p.table in tables and p.level == 0]
@@ -249,19 +224,20 @@ class PartGuard:
             try:
                 client.command(f"ALTER TABLE {part.table} DROP PART {quote(part.name)}")
             except Exception as exc:  # noqa: BLE001 - no space to drop it yet: hidden, retried with the data
-                log.warning("cannot drop damaged part %s/%s yet: %s", part.table, part.name, str(exc)[:200])
+                log.warning("cannot drop damaged part %s yet: %s", part.where, str(exc)[:200])
             else:
                 self._forget(part)
-                log.error("the store committed an empty part %s/%s (disk full while writing it); dropped it, "
-                          "its data is re-sent from the spool", part.table, part.name)
-        names = ", ".join(f"{p.table}/{p.name}" for p in damaged)
+                log.error("the store committed an empty part %s (disk full while writing it); dropped it, "
+                          "its data is re-sent from the spool", part.where)
+        names = ", ".join(p.where for p in damaged)
         raise DamagedPart(f"the store committed damaged parts ({names}; disk full while writing?); "
                           "their data is kept in the spool and re-sent")
 
     # ------------------------------------------------------------------ merges
     def sweep(self, client: Client) -> int:
         """Check merged parts while watching and finish pending repairs; return parts newly damaged."""
-        self._attach_staged(client)
+        if self.restorer is not None:
+            self.restorer.attach_staged(client)
         with self._lock:
             unfinished = [p for p in self._damaged.values() if p.level > 0]
         for part in unfinished:  # hidden, not quarantined yet (no space to detach it until now)
@@ -275,8 +251,7 @@ class PartGuard:
         return found
 
     def _handle_damaged(self, client: Client, part: Part) -> None:
-        """An inserted part is hidden (``verify_inserted`` drops it and has its data re-sent); a merged one
-        is repaired."""
+        """Hide an inserted part (``verify_inserted`` drops it, its data is re-sent); repair a merged one."""
         if part.level > 0:
             self._repair_merged(client, part)
             return
@@ -289,92 +264,74 @@ class PartGuard:
             with self._lock:
                 if broken.key in self._quarantined:
                     return  # repaired meanwhile
-            self._repair_merged_locked(client, broken)
+                if broken.key not in self._damaged and broken.key not in self._restored:
+                    self.stats.damaged_merges += 1  # newly found
+                replace = broken.key not in self._restored
+            if replace and not self._replace(client, broken):
+                return
+            self._quarantine(client, broken)
 
-    def _repair_merged_locked(self, client: Client, broken: Part) -> None:
-        """Attach the source parts again *before* hiding the damaged one (its rows are never readable
-        anyway), so a read in between does not miss them; then quarantine it when the store can."""
-        where = f"{broken.table}/{broken.name}"
-        if broken.key not in self._restored:
-            if not self.local_files:
-                with self._lock:
-                    self._damaged[broken.key] = broken
-                self._unrepaired(broken, "damaged merged part hidden from reads; the store's files are not local, "
-                                         "restore the parts it was made from by hand")
-                return
-            sources = self._sources(client, broken)
-            if not sources:  # quarantined all the same: it holds nothing readable
-                self._unrepaired(broken, "damaged merged part; the parts it was made from are gone (rows lost)")
-            detached = Path(broken.path).parent / "detached"
-            staged: list[Path] = []
-            try:
-                for source in sources:
-                    staged.append(_hardlink_part(Path(source.path), detached / source.name))
-            except OSError as exc:  # hidden meanwhile; checked and handled again on the next sweep
-                for folder in staged:
-                    _remove_tree(folder)
-                with self._lock:
-                    self._damaged[broken.key] = broken
-                self._note_error(f"{where}: cannot stage its source parts: {exc}")
-                return
+    def _replace(self, client: Client, broken: Part) -> bool:
+        """Attach the source parts again *before* hiding the damaged part; False: left hidden in place.
+
+        Its rows are never readable anyway, so a read in between does not miss them.
+        """
+        if self.restorer is None:
             with self._lock:
-                self._restored.add(broken.key)
-                self._to_attach += [(broken.table, s.name) for s in sources]
-                self.stats.restored_merges += bool(sources)
-            with self._swap.exclusive():
-                self._attach_staged(client)
-                with self._lock:
-                    self._damaged[broken.key] = broken
-            log.error("the store committed an empty merged part %s (disk full while merging); attached again the "
-                      "%d parts it was made from and hid it from reads", where, len(sources))
+                self._damaged[broken.key] = broken
+            self._unrepaired(broken, "damaged merged part hidden from reads; merged-part restoration is off, "
+                                     "restore the parts it was made from by hand")
+            return False
+        try:
+            sources = self.restorer.stage(client, broken)
+        except OSError as exc:  # hidden meanwhile; handled again on the next sweep
+            with self._lock:
+                self._damaged[broken.key] = broken
+            self._note_error(f"{broken.where}: cannot stage its source parts: {exc}")
+            return False
+        if not sources:  # quarantined all the same: it holds nothing readable
+            self._unrepaired(broken, "damaged merged part; the parts it was made from are gone (rows lost)")
+        with self._lock:
+            self._restored.add(broken.key)
+            self.stats.restored_merges += bool(sources)
+        with self._swap.exclusive():
+            self.restorer.attach_staged(client)
+            with self._lock:
+                self._damaged[broken.key] = broken
+        log.error("the store committed an empty merged part %s (disk full while merging); attached again the "
+                  "%d parts it was made from and hid it from reads", broken.where, len(sources))
+        return True
+
+    def _quarantine(self, client: Client, broken: Part) -> None:
+        with self._lock:
+            if broken.key not in self._restored:
+                return  # hidden in place (no restoration): left for an operator
         try:  # needs free space in the store: retried on every sweep until it works
             client.command(f"ALTER TABLE {broken.table} DETACH PART {quote(broken.name)}")
         except Exception as exc:  # noqa: BLE001
-            self._note_error(f"{where}: cannot quarantine it yet: {exc}")
+            self._note_error(f"{broken.where}: cannot quarantine it yet: {exc}")
             return
         self._forget(broken)
         with self._lock:
             self._restored.discard(broken.key)
             self._quarantined.add(broken.key)
-        log.warning("damaged part %s quarantined under detached/", where)
-
-    def _sources(self, client: Client, broken: Part) -> list[Part]:
-        rows = client.query(
-            f"SELECT {_PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND table = {{t:String}} "
-            "AND NOT active AND partition_id = {p:String} AND min_block_number >= {lo:Int64} "
-            "AND max_block_number <= {hi:Int64}",
-            parameters={"t": broken.table, "p": broken.partition_id, "lo": broken.min_block, "hi": broken.max_block},
-        ).result_rows
-        candidates = [p for p in map(Part.of, rows) if broken.covers(p)]
-        return [p for p in candidates if not any(q.covers(p) for q in candidates)]
-
-    def _attach_staged(self, client: Client) -> None:
-        with self._lock:
-            pending, self._to_attach = self._to_attach, []
-        for i, (table, name) in enumerate(pending):
-            try:
-                client.command(f"ALTER TABLE {table} ATTACH PART {quote(name)}")
-            except Exception as exc:  # noqa: BLE001 - the next sweep tries again
-                with self._lock:
-                    self._to_attach = pending[i:] + self._to_attach
-                self._note_error(f"attach {table}/{name}: {exc}")
-                return
+        log.warning("damaged part %s quarantined under detached/", broken.where)
 
     # ------------------------------------------------------------------ helpers
     @property
     def attach_pending(self) -> int:
         """Restored parts staged under ``detached/`` and not attached yet (their rows are not readable)."""
-        with self._lock:
-            return len(self._to_attach)
+        return self.restorer.attach_pending if self.restorer is not None else 0
 
     def damaged_parts(self) -> list[str]:
+        """``table/part`` of every part hidden from reads."""
         with self._lock:
             return sorted(f"{t}/{n}" for t, n in self._damaged)
 
     def _unchecked(self, client: Client, tables: Iterable[str], level: str) -> list[Part]:
         names = list(tables)
         rows = client.query(
-            f"SELECT {_PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND active "
+            f"SELECT {PART_COLUMNS} FROM system.parts WHERE database = currentDatabase() AND active "
             f"AND table IN {{tables:Array(String)}} AND {level} "
             "AND modification_time >= now() - toIntervalSecond({recent:UInt32})",
             parameters={"tables": names, "recent": self.recent_s},
@@ -397,7 +354,7 @@ class PartGuard:
             if ok:
                 self._checked.setdefault(part.table, set()).add(part.name)
         if not ok:
-            log.error("part %s/%s is damaged: %s", part.table, part.name, rows[:1])
+            log.error("part %s is damaged: %s", part.where, rows[:1])
         return ok
 
     def _forget(self, part: Part) -> None:
@@ -405,7 +362,7 @@ class PartGuard:
             self._damaged.pop(part.key, None)
 
     def _unrepaired(self, part: Part, why: str) -> None:
-        message = f"{part.table}/{part.name}: {why}"
+        message = f"{part.where}: {why}"
         with self._lock:
             if message in self.stats.unrepaired:
                 return
@@ -416,20 +373,3 @@ class PartGuard:
         with self._lock:
             self.stats.last_error = message[:300]
         log.warning("%s", message[:500])
-
-
-def _hardlink_part(source: Path, target: Path) -> Path:
-    """Hard-link the files of part directory ``source`` into a new directory ``target`` (no data copied)."""
-    if target.exists():  # left by an attempt that failed half-way
-        _remove_tree(target)
-    target.mkdir(parents=True)
-    for entry in os.scandir(source):
-        if entry.is_file(follow_symlinks=False):
-            os.link(entry.path, target / entry.name)
-    return target
-
-
-def _remove_tree(folder: Path) -> None:
-    for entry in os.scandir(folder):
-        os.unlink(entry.path)
-    folder.rmdir()

@@ -1,7 +1,8 @@
 """Background thread that runs :meth:`PartGuard.sweep` every ``interval_s`` seconds on its own handle.
 
-A tick costs nothing but a free-space probe (every ``probe_every_s``) while no disk is nearly full; the
-short interval bounds how long a damaged merged part can go unnoticed (reads that do not fail on it may
+A tick costs nothing but a free-space probe (every ``probe_every_s``) while no disk is nearly full. The
+probes also stop and start merges and keep the guard's hold decision fresh (see
+:meth:`PartGuard.watching`). The short interval bounds how long a damaged merged part can go unnoticed (reads that do not fail on it may
 miss its rows until then).
 
 ``start()`` / ``stop(timeout)``; a failing sweep (store down, disk full) is logged and retried on the
@@ -24,7 +25,10 @@ log = logging.getLogger("vigil.storage.part_guard")
 
 
 class PartSweeper:
+    """The sweeper thread; not started until :meth:`start`."""
+
     def __init__(self, guard: PartGuard, connect: Callable[[], Client], interval_s: float = 0.25) -> None:
+        """A sweeper of ``guard`` opening its handle with ``connect``."""
         self.guard = guard
         self._connect = connect
         self._interval = interval_s
@@ -33,9 +37,11 @@ class PartSweeper:
         self._thread = threading.Thread(target=self._run, name="vigil-part-sweeper", daemon=True)
 
     def start(self) -> None:
+        """Start the thread (once)."""
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to stop and wait up to ``timeout`` seconds for the current sweep to end."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)

@@ -1,65 +1,60 @@
 """Read side of the columnar store: parameterised ClickHouse SQL → rows as dicts.
 
-``ClickHouseReader.rows(sql, params)`` runs on a pool of handles separate from the writer's (a chDB
-handle runs one statement at a time). Blocking; call it from a worker thread in async code.
-Parameters use ClickHouse server-side binding (``{name:Type}``); never format values into SQL.
-With a :class:`~storage.clickhouse.part_guard.PartGuard`, reads skip parts known to be damaged, and a read
-that fails the way a damaged part makes it fail is retried once after the guard looked for new ones.
+``ClickHouseReader.rows(sql, params, settings)`` runs on a pool of handles separate from the writer's (a
+chDB handle runs one statement at a time); ``settings`` are extra query settings for this one read.
+``with_client(fn)`` lends ``fn`` a pooled handle for statements that are not row reads. Blocking; call it
+from a worker thread in async code. Parameters use ClickHouse server-side binding (``{name:Type}``);
+never format values into SQL.
+
+Attributes:
+    DISK_FREE_SQL: Unreserved bytes on the store's fullest disk (``free``; NULL when the store reports no
+        disks). The one free-space query of the columnar store.
 """
 
 from __future__ import annotations
 
 import queue
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import DatabaseError
 
-from storage.clickhouse.inserter import error_code
-from storage.clickhouse.part_guard import DAMAGE_ERROR_CODES, DISK_FREE_SQL, PartGuard
+DISK_FREE_SQL = "SELECT min(unreserved_space) AS free FROM system.disks"
+T = TypeVar("T")
 
 
 class ClickHouseReader:
-    def __init__(self, connect: Callable[[], Client], handles: int = 4, guard: PartGuard | None = None) -> None:
+    """A :class:`~contracts.reader.TelemetryReader` on ``handles`` lazily opened handles; thread-safe."""
+
+    def __init__(self, connect: Callable[[], Client], handles: int = 4) -> None:
+        """A pool of ``handles`` handles, each opened with ``connect`` on first use."""
         self._connect = connect
-        self._guard = guard
         self._pool: queue.LifoQueue[Client | None] = queue.LifoQueue()
         for _ in range(handles):
             self._pool.put(None)  # created lazily
 
-    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: dict[str, Any] | None = None,
+             settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run one SELECT with ``params`` bound and ``settings`` applied; the rows as dicts."""
+        def run(client: Client) -> list[dict[str, Any]]:
+            result = client.query(sql, parameters=params or {}, settings=settings or {})
+            names = result.column_names
+            return [dict(zip(names, r, strict=True)) for r in result.result_rows]
+
+        return self.with_client(run)
+
+    def with_client(self, fn: Callable[[Client], T]) -> T:
+        """``fn(handle)`` on a pooled handle (a handle that raised is replaced on next use)."""
         client = self._pool.get()
         try:
             if client is None:
                 client = self._connect()
-            result = self._query(client, sql, params or {})
-            names = result.column_names
-            return [dict(zip(names, r, strict=True)) for r in result.result_rows]
+            return fn(client)
         except Exception:
             client = None  # a broken handle is replaced on next use
             raise
         finally:
             self._pool.put(client)
-
-    def _query(self, client: Client, sql: str, params: dict[str, Any]) -> Any:
-        guard = self._guard
-        if guard is None:
-            return client.query(sql, parameters=params)
-        with guard.reading():
-            hiding = guard.read_settings()
-            try:
-                return client.query(sql, parameters=params, settings=hiding)
-            except DatabaseError as exc:
-                if error_code(exc) not in DAMAGE_ERROR_CODES:
-                    raise
-                error = exc
-        guard.scan(client, str(error))  # outside reading(): a repair waits for the reads under way
-        with guard.reading():
-            retry = guard.read_settings()
-            if retry == hiding:  # no part newly hidden (by the scan or, meanwhile, by the sweeper)
-                raise error
-            return client.query(sql, parameters=params, settings=retry)
 
     def disk_free_bytes(self) -> int | None:
         """Unreserved bytes on the store's fullest disk (None if the store does not say)."""
@@ -67,4 +62,5 @@ class ClickHouseReader:
         return None if free is None else int(free)
 
     def ping(self) -> None:
+        """Raise unless the store answers a trivial query."""
         self.rows("SELECT 1")

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import yaml
+import re2
+
+from contracts.yamlfile import Node, YamlError, check_mapping, load_yaml
 
 DEFAULT_DROP = (
     "http.request.header.authorization",
@@ -45,12 +45,14 @@ space/dash groups). Opt-in (``value_masks``): a digit-run regex over every text 
 ingest CPU, while the e-mail mask is prefiltered on ``@`` and nearly free."""
 
 
-class RedactionError(ValueError):
-    """The redaction file is invalid (message names the problem)."""
+class RedactionError(YamlError):
+    """The redaction file is invalid; ``problems`` lists every problem as ``file:line: key: message``."""
 
 
 @dataclass(frozen=True)
 class ValueMask:
+    """Replace every match of ``pattern`` (RE2) in text values by ``replacement``."""
+
     name: str
     pattern: str
     replacement: str
@@ -61,6 +63,8 @@ class ValueMask:
 
 @dataclass(frozen=True)
 class Redaction:
+    """The redaction rules and size limits (see the module docstring); compiles them into SQL."""
+
     drop_keys: tuple[str, ...] = DEFAULT_DROP
     hash_keys: tuple[str, ...] = ()
     db_statement_keys: tuple[str, ...] = ("db.statement", "db.query.text")
@@ -77,8 +81,10 @@ class Redaction:
         return f"NOT ({drop})" if drop else "1"
 
     def value(self, key: str, value: str, is_text: str = "1") -> str:
-        """SQL string: the stored form of attribute ``value`` under ``key``; ``is_text`` (SQL
-        boolean) says whether the value is textual (value masks apply only then)."""
+        """SQL string: the stored form of attribute ``value`` under ``key``.
+
+        ``is_text`` (SQL boolean) says whether the value is textual (value masks apply only then).
+        """
         base = value
         if self.db_statement_keys:
             keys = ", ".join(sql_str(k) for k in self.db_statement_keys)
@@ -108,8 +114,11 @@ class Redaction:
 
 
 def _globs_condition(globs: tuple[str, ...], key: str) -> str:
-    """SQL boolean: ``key`` matches any glob (case-insensitive). Exact names become an ``IN`` set and
-    ``*word*`` globs one multi-substring search; only other shapes fall back to a regex."""
+    """SQL boolean: ``key`` matches any glob (case-insensitive).
+
+    Exact names become an ``IN`` set and ``*word*`` globs one multi-substring search; only other shapes
+    fall back to a regex.
+    """
     exact = [g.lower() for g in globs if "*" not in g]
     contains = [g.lower().strip("*") for g in globs if g.startswith("*") and g.endswith("*") and g.count("*") == 2
                 and len(g) > 2]
@@ -125,10 +134,13 @@ def _globs_condition(globs: tuple[str, ...], key: str) -> str:
     return " OR ".join(parts)
 
 
+SQL_LITERALS = (r"'(?:[^'\\]|\\.|'')*'", r"\b\d+(?:\.\d+)?\b")
+"""RE2 patterns of a SQL statement's quoted strings and numbers (masked in ``db_statement_keys``)."""
+
+
 def mask_sql_literals(expr: str) -> str:
     """Replace quoted strings and numeric literals in a SQL statement expression with ``?``."""
-    strings = r"'(?:[^'\\]|\\.|'')*'"
-    numbers = r"\b\d+(?:\.\d+)?\b"
+    strings, numbers = SQL_LITERALS
     return f"replaceRegexpAll(replaceRegexpAll({expr}, {sql_str(strings)}, '?'), {sql_str(numbers)}, '?')"
 
 
@@ -137,50 +149,96 @@ def sql_str(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _strings(data: dict[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    value = data.get(key, list(default))
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise RedactionError(f"{key} must be a list of non-empty strings")
-    return tuple(value)
+_SCHEMA: dict[str, object] = {
+    "drop_keys": list[str], "hash_keys": list[str], "db_statement_keys": list[str],
+    "value_masks": list[dict[str, object]], "max_value_chars": int, "max_attributes": int,
+}
+_MASK_SCHEMA: dict[str, object] = {"name": str, "pattern": str, "replacement": str, "contains": str}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error comes back as an exception; RE2 need not log it to stderr
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why ClickHouse (RE2) would refuse ``pattern``, or None if it compiles.
+
+    Args:
+        pattern: A regular expression.
+
+    Returns:
+        RE2's reason (e.g. ``invalid perl operator: (?=``) or None.
+    """
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    return None
+
+
+def _strings(top: dict[str, Node], key: str, default: tuple[str, ...], problems: list[str]) -> tuple[str, ...]:
+    """The non-empty strings of list ``key`` (``default`` when absent or invalid)."""
+    if key not in top:
+        return default
+    empty = [item for item in top[key].value if not item.value]
+    problems.extend(item.problem("must not be empty") for item in empty)
+    return tuple(item.value for item in top[key].value)
+
+
+def _mask(node: Node, problems: list[str]) -> ValueMask | None:
+    """One ``value_masks`` entry, its pattern checked by RE2 (None when invalid)."""
+    mask = check_mapping(node, _MASK_SCHEMA, problems, required=("pattern",))
+    if "pattern" not in mask:
+        return None
+    pattern = mask["pattern"].value
+    name = mask["name"].value if "name" in mask else ""
+    reason = re2_problem(pattern)
+    if reason is not None:
+        named = f" (mask {name!r})" if name else ""
+        problems.append(mask["pattern"].problem(f"pattern {pattern!r}{named} is not valid RE2, the regex syntax of "
+                                                f"ClickHouse: {reason}"))
+        return None
+    replacement = mask["replacement"].value if "replacement" in mask else "<redacted>"
+    return ValueMask(name, pattern, replacement, mask["contains"].value if "contains" in mask else "")
+
+
+def _limit(top: dict[str, Node], key: str, default: int, problems: list[str]) -> int:
+    """Positive integer ``key`` (``default`` when absent or invalid)."""
+    if key not in top:
+        return default
+    if top[key].value < 1:
+        problems.append(top[key].problem(f"must be a positive integer, got {top[key].value}"))
+        return default
+    return int(top[key].value)
 
 
 def load(path: str) -> Redaction:
-    """Rules from a YAML file; missing keys keep their defaults; ``''`` → all defaults."""
+    """Rules from a YAML file; missing keys keep their defaults; ``''`` → all defaults.
+
+    Args:
+        path: The ``redaction_file`` setting.
+
+    Returns:
+        The rules.
+
+    Raises:
+        RedactionError: Every problem of the file, each as ``file:line: key: message``.
+    """
     if not path:
         return Redaction()
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RedactionError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RedactionError(f"{path}: top level must be a mapping")
-    known = {"drop_keys", "hash_keys", "db_statement_keys", "value_masks", "max_value_chars", "max_attributes"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise RedactionError(f"{path}: unknown keys {unknown}")
-    masks = []
-    defaults = [{"name": n, "pattern": p, "replacement": r, "contains": c} for n, p, r, c in DEFAULT_MASKS]
-    for item in data.get("value_masks", defaults):
-        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str):
-            raise RedactionError("every value_masks entry needs a pattern")
-        try:
-            re.compile(item["pattern"])
-        except re.error as exc:
-            raise RedactionError(f"value mask {item.get('name', item['pattern'])!r}: {exc}") from exc
-        masks.append(ValueMask(str(item.get("name", "")), item["pattern"], str(item.get("replacement", "<redacted>")),
-                               str(item.get("contains", ""))))
-    limits = {}
-    for key, default in (("max_value_chars", 16_384), ("max_attributes", 256)):
-        v = data.get(key, default)
-        if not isinstance(v, int) or v < 1:
-            raise RedactionError(f"{key} must be a positive integer")
-        limits[key] = v
-    return Redaction(
-        drop_keys=_strings(data, "drop_keys", DEFAULT_DROP),
-        hash_keys=_strings(data, "hash_keys", ()),
+    problems: list[str] = []
+    top = check_mapping(load_yaml(path, problems), _SCHEMA, problems)
+    masks = Redaction().value_masks
+    if "value_masks" in top:
+        masks = tuple(m for m in (_mask(node, problems) for node in top["value_masks"].value) if m is not None)
+    rules = Redaction(
+        drop_keys=_strings(top, "drop_keys", DEFAULT_DROP, problems),
+        hash_keys=_strings(top, "hash_keys", (), problems),
         db_statement_keys=tuple(
-            k.lower() for k in _strings(data, "db_statement_keys", ("db.statement", "db.query.text"))
+            k.lower() for k in _strings(top, "db_statement_keys", ("db.statement", "db.query.text"), problems)
         ),
-        value_masks=tuple(masks),
-        **limits,
+        value_masks=masks,
+        max_value_chars=_limit(top, "max_value_chars", 16_384, problems),
+        max_attributes=_limit(top, "max_attributes", 256, problems),
     )
+    RedactionError.raise_if(problems)
+    return rules

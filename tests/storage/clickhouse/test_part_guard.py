@@ -21,9 +21,11 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from contracts.errors import RejectedPayload, StoreUnavailable
+from contracts.signals import Signal
 from storage.clickhouse.client import connect, protobuf_settings
+from storage.clickhouse.guarded import ColumnarStore, GuardedReader, open_columnar
 from storage.clickhouse.inserter import ChunkInserter
-from storage.clickhouse.part_guard import DamagedPart, PartGuard
+from storage.clickhouse.part_guard import HOLD_MESSAGE, DamagedPart, PartGuard
 from storage.clickhouse.reader import ClickHouseReader
 from tests.receiver import now_ns, span_request
 
@@ -50,7 +52,21 @@ def client(chdb_dsn: str) -> Client:
 
 
 def inserter(dsn: str, guard: PartGuard | None = None) -> ChunkInserter:
-    return ChunkInserter(lambda: connect(dsn), lambda m: protobuf_settings(dsn, m), guard)
+    """A plain inserter, or one with the guard's after-commit check."""
+    return ChunkInserter(lambda: connect(dsn), lambda m: protobuf_settings(dsn, m),
+                         guard.verify_inserted if guard is not None else None)
+
+
+def store(dsn: str, guard: PartGuard | None) -> ColumnarStore:
+    return ColumnarStore(lambda: connect(dsn), lambda m: protobuf_settings(dsn, m), guard, "chdb")
+
+
+@pytest.fixture(autouse=True)
+def merges_running(ch: Client) -> Iterator[None]:
+    """The session's engine is shared: a guard that stopped merges must not leave them stopped."""
+    yield
+    for table in ("otel_traces", "otel_traces_trace_id_ts"):
+        ch.command(f"SYSTEM START MERGES {table}")
 
 
 def active_parts(ch: Client, table: str, day: str) -> list[tuple[str, str, int]]:
@@ -90,22 +106,22 @@ def cleanup(ch: Client) -> Iterator[list[tuple[str, str]]]:
 
 def test_a_damaged_insert_is_hidden_dropped_and_rewritten_exactly(chdb_dsn: str, ch: Client, client: Client,
                                                                    cleanup: list[tuple[str, str]]) -> None:
-    guard = PartGuard(ALWAYS, local_files=True)
+    guard = PartGuard(ALWAYS, restore_merges=True)
     batch, token = Batch(days_ago=21), f"guard-test:{uuid.uuid4().hex}"
-    inserter(chdb_dsn).insert("traces", batch.payloads, token)
+    inserter(chdb_dsn).insert(Signal.TRACES, batch.payloads, token)
     assert spans_of(ch, batch.service) == batch.spans and trace_rows(ch, batch.trace_ids[0]) == 1
     [(name, path, _)] = active_parts(ch, "otel_traces", batch.day)
     cleanup.append(("otel_traces", name))
     empty_files(path)  # the INSERT "succeeded", its part holds nothing
 
     with pytest.raises(DamagedPart, match=name):
-        guard.verify_inserted(client, "traces")
+        guard.verify_inserted(client, Signal.TRACES)
     assert active_parts(ch, "otel_traces", batch.day) == [] and guard.damaged_parts() == []
     assert guard.stats.damaged_inserts == 1
 
     # the flattener re-sends the same chunk with the same token: the dropped part is written again, the
     # trace-id table (intact) deduplicates the repeat
-    inserter(chdb_dsn, guard).insert("traces", batch.payloads, token)
+    inserter(chdb_dsn, guard).insert(Signal.TRACES, batch.payloads, token)
     assert spans_of(ch, batch.service) == batch.spans
     assert all(trace_rows(ch, t) == 1 for t in batch.trace_ids)
     cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", batch.day))
@@ -113,10 +129,10 @@ def test_a_damaged_insert_is_hidden_dropped_and_rewritten_exactly(chdb_dsn: str,
 
 def test_reads_skip_a_damaged_part_and_name_it_in_health(chdb_dsn: str, ch: Client, client: Client,
                                                          cleanup: list[tuple[str, str]]) -> None:
-    guard = PartGuard(ALWAYS, local_files=True)
+    guard = PartGuard(ALWAYS, restore_merges=True)
     damaged, intact = Batch(days_ago=22), Batch(days_ago=24)
-    inserter(chdb_dsn).insert("traces", damaged.payloads, f"guard-test:{uuid.uuid4().hex}")
-    inserter(chdb_dsn).insert("traces", intact.payloads, f"guard-test:{uuid.uuid4().hex}")
+    inserter(chdb_dsn).insert(Signal.TRACES, damaged.payloads, f"guard-test:{uuid.uuid4().hex}")
+    inserter(chdb_dsn).insert(Signal.TRACES, intact.payloads, f"guard-test:{uuid.uuid4().hex}")
     assert not guard.scan(client)  # every part checked and intact: the damage comes after
     [(name, path, _)] = active_parts(ch, "otel_traces", damaged.day)
     cleanup.append(("otel_traces", name))
@@ -126,7 +142,7 @@ def test_reads_skip_a_damaged_part_and_name_it_in_health(chdb_dsn: str, ch: Clie
     sql = "SELECT count() AS n FROM otel_traces WHERE TraceId = {t:String}"
     with pytest.raises(DatabaseError, match="Code: 33"):  # what a read touching the part does unguarded
         ClickHouseReader(lambda: connect(chdb_dsn)).rows(sql, {"t": intact.trace_ids[1].hex()})
-    reader = ClickHouseReader(lambda: connect(chdb_dsn), guard=guard)
+    reader = GuardedReader(ClickHouseReader(lambda: connect(chdb_dsn)), guard)
     assert reader.rows(sql, {"t": intact.trace_ids[1].hex()}) == [{"n": 10}]
     assert guard.damaged_parts() == [f"otel_traces/{name}"]
     assert reader.rows(sql, {"t": damaged.trace_ids[0].hex()}) == [{"n": 0}]  # hidden, not failing
@@ -136,21 +152,21 @@ def test_a_damaged_merge_is_replaced_by_the_parts_it_was_made_from(chdb_dsn: str
                                                                    cleanup: list[tuple[str, str]]) -> None:
     batch = Batch(days_ago=23, requests=6)
     for i in range(3):  # three inserted parts…
-        inserter(chdb_dsn).insert("traces", batch.payloads[2 * i: 2 * i + 2], f"guard-test:{uuid.uuid4().hex}")
+        inserter(chdb_dsn).insert(Signal.TRACES, batch.payloads[2 * i: 2 * i + 2], f"guard-test:{uuid.uuid4().hex}")
     ch.command(f"OPTIMIZE TABLE otel_traces PARTITION ID '{batch.day}' FINAL")
     [(merged, path, level)] = active_parts(ch, "otel_traces", batch.day)  # …merged into one
     assert level > 0
     cleanup.append(("otel_traces", merged))
     empty_files(path)
 
-    remote = PartGuard(ALWAYS, local_files=False)  # a server's files are out of reach: hide and report
+    remote = PartGuard(ALWAYS, restore_merges=False)  # a server's files are out of reach: hide and report
     assert remote.sweep(client) == 1
     assert remote.damaged_parts() == [f"otel_traces/{merged}"]
     assert any(merged in m and "by hand" in m for m in remote.stats.unrepaired)
     assert spans_of(ch, batch.service, remote.read_settings()) == 0
     assert [p[0] for p in active_parts(ch, "otel_traces", batch.day)] == [merged]  # left in place
 
-    guard = PartGuard(ALWAYS, local_files=True)  # embedded: rebuilt from the outdated source parts
+    guard = PartGuard(ALWAYS, restore_merges=True)  # embedded: rebuilt from the outdated source parts
     assert guard.sweep(client) == 1
     restored = active_parts(ch, "otel_traces", batch.day)
     cleanup.extend(("otel_traces", n) for n, _, _ in restored)
@@ -166,22 +182,22 @@ def test_a_damaged_merge_is_replaced_by_the_parts_it_was_made_from(chdb_dsn: str
 def test_the_guard_only_looks_while_a_disk_is_nearly_full(chdb_dsn: str, ch: Client, client: Client,
                                                           cleanup: list[tuple[str, str]]) -> None:
     batch = Batch(days_ago=25)
-    inserter(chdb_dsn).insert("traces", batch.payloads, f"guard-test:{uuid.uuid4().hex}")
+    inserter(chdb_dsn).insert(Signal.TRACES, batch.payloads, f"guard-test:{uuid.uuid4().hex}")
     [(name, path, _)] = active_parts(ch, "otel_traces", batch.day)
     cleanup.append(("otel_traces", name))
     empty_files(path)
     roomy = PartGuard(1)  # less than one free byte: never
-    roomy.verify_inserted(client, "traces")
+    roomy.verify_inserted(client, Signal.TRACES)
     assert roomy.sweep(client) == 0 and roomy.stats.checked_parts == 0
     assert not PartGuard(0).watching(client)  # 0 turns the guard off
     with pytest.raises(DamagedPart):
-        PartGuard(ALWAYS).verify_inserted(client, "traces")
+        PartGuard(ALWAYS).verify_inserted(client, Signal.TRACES)
 
 
 class _FailingCheck(PartGuard):
     """A guard whose check query fails the way a read of a damaged part does (code 33)."""
 
-    def verify_inserted(self, client: Client, signal: str) -> None:
+    def verify_inserted(self, client: Client, signal: Signal) -> None:
         raise DatabaseError("Code: 33. DB::Exception: Cannot read all data. (CANNOT_READ_ALL_DATA)")
 
 
@@ -190,7 +206,58 @@ def test_a_failing_check_is_a_store_problem_not_bad_data(chdb_dsn: str, ch: Clie
     """Code 33 from the INSERT itself means bad input (dead letter); from the check afterwards it says
     nothing about the payloads, so the chunk must be retried, never dead-lettered."""
     batch = Batch(days_ago=26)
-    with pytest.raises(StoreUnavailable, match="checking the parts") as raised:
-        inserter(chdb_dsn, _FailingCheck(ALWAYS)).insert("traces", batch.payloads, f"guard-test:{uuid.uuid4().hex}")
+    with pytest.raises(StoreUnavailable, match="after the INSERT committed") as raised:
+        inserter(chdb_dsn, _FailingCheck(ALWAYS)).insert(Signal.TRACES, batch.payloads,
+                                                         f"guard-test:{uuid.uuid4().hex}")
     assert not isinstance(raised.value, RejectedPayload)
     cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", batch.day))
+
+
+def test_while_a_disk_is_nearly_full_merges_stop_and_sinks_hold(chdb_dsn: str, ch: Client, client: Client,
+                                                              cleanup: list[tuple[str, str]]) -> None:
+    """Prevention: no merge runs while watching (OPTIMIZE is refused), sinks hold the data below the
+    floor; merges run again once the disk has room; health tells."""
+    guard = PartGuard(ALWAYS, hold_below_free_bytes=ALWAYS, watch_for_s=0.0)
+    columnar = store(chdb_dsn, guard)
+    assert guard.watching(client)
+    assert guard.merges_stopped and guard.holding()
+    batch = Batch(days_ago=27, requests=4)
+    with pytest.raises(StoreUnavailable, match=HOLD_MESSAGE):
+        columnar.make_sink().insert(Signal.TRACES, batch.payloads, f"guard-test:{uuid.uuid4().hex}")
+    assert spans_of(ch, batch.service) == 0  # nothing inserted: the spool keeps it
+    for i in range(2):
+        inserter(chdb_dsn).insert(Signal.TRACES, batch.payloads[2 * i: 2 * i + 2], f"guard-test:{uuid.uuid4().hex}")
+    cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", batch.day))
+    with pytest.raises(DatabaseError, match="ABORTED"):
+        ch.command(f"OPTIMIZE TABLE otel_traces PARTITION ID '{batch.day}' FINAL")
+    health = columnar.health()
+    assert health["merges"] == "stopped" and health["holding"] is True and health["part_checks"] == "on"
+
+    guard.watch_below_free_bytes = guard.hold_below_free_bytes = 1  # room again
+    assert not guard.watching(client, fresh=True)
+    assert not guard.merges_stopped and not guard.holding()
+    ch.command(f"OPTIMIZE TABLE otel_traces PARTITION ID '{batch.day}' FINAL")
+    assert [p[2] > 0 for p in active_parts(ch, "otel_traces", batch.day)] == [True]
+    cleanup.extend(("otel_traces", n) for n, _, _ in active_parts(ch, "otel_traces", batch.day))
+
+
+def test_release_starts_merges_the_guard_stopped(chdb_dsn: str, ch: Client, client: Client) -> None:
+    guard = PartGuard(ALWAYS)
+    columnar = store(chdb_dsn, guard)
+    columnar.start()
+    guard.watching(client, fresh=True)
+    assert guard.merges_stopped
+    columnar.stop(5)
+    assert not guard.merges_stopped
+
+
+def test_the_factory_wires_a_guard_only_on_a_single_node(chdb_dsn: str) -> None:
+    guarded = open_columnar(chdb_dsn, 1 << 30, "")
+    assert isinstance(guarded.reader, GuardedReader) and guarded.guard is not None
+    assert guarded.guard.hold_below_free_bytes == 64 << 20 and guarded.guard.restorer is not None
+    assert open_columnar(chdb_dsn, 1 << 30, "cluster").guard is None
+    plain = open_columnar(chdb_dsn, 0, "")
+    assert plain.guard is None and isinstance(plain.reader, ClickHouseReader)
+    health = plain.health()
+    assert health["status"] in ("ok", "error") and health["backend"] == "chdb" and "part_checks" not in health
+    assert plain.reader.rows("SELECT 1 AS x") == [{"x": 1}]
