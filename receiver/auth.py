@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from pathlib import Path
 
-import yaml
+from contracts.yamlfile import YamlError, check_mapping, load_yaml
 
 TENANT_ATTRIBUTE = "vigil.tenant"
 
@@ -37,26 +36,64 @@ def parse_tokens(entries: Iterable[str]) -> dict[str, str]:
     return out
 
 
+_ENTRY_SCHEMA: dict[str, object] = {"token": str, "tenant": str | None}
+
+
 def load_tokens(inline: str, file: str) -> dict[str, str]:
-    """Tokens from a comma-separated string and/or a YAML file (a list of ``{token, tenant}``)."""
+    """Tokens from a comma-separated string and/or a YAML file.
+
+    Args:
+        inline: ``token`` / ``token=tenant`` entries separated by commas.
+        file: A YAML file holding a list of ``{token, tenant}`` mappings ('' for none).
+
+    Returns:
+        Token → tenant label ('' for none).
+
+    Raises:
+        ValueError: A short inline token.
+        YamlError: Every problem of the file, each as ``file:line: key: message`` (tokens are never echoed).
+    """
     tokens = parse_tokens(inline.split(",")) if inline else {}
-    if file:
-        data = yaml.safe_load(Path(file).read_text()) or []
-        if not isinstance(data, list):
-            raise ValueError(f"{file}: expected a list of {{token, tenant}} mappings")
-        for item in data:
-            if not isinstance(item, dict) or "token" not in item:
-                raise ValueError(f"{file}: every entry needs a token")
-            tokens.update(parse_tokens([f"{item['token']}={item.get('tenant', '')}"]))
+    if not file:
+        return tokens
+    problems: list[str] = []
+    root = load_yaml(file, problems)
+    entries = root.value if root.value is not None else []
+    if not isinstance(entries, list):
+        problems.append(root.problem("expected a list of {token, tenant} mappings"))
+        entries = []
+    first: dict[str, int] = {}
+    for entry in entries:
+        item = check_mapping(entry, _ENTRY_SCHEMA, problems, required=("token",))
+        if "token" not in item:
+            continue
+        token = item["token"].value.strip()
+        if len(token) < 16:
+            problems.append(item["token"].problem("ingest tokens must be at least 16 characters"))
+        elif token in first:
+            problems.append(item["token"].problem(f"duplicate token (first at line {first[token]})"))
+        else:
+            first[token] = item["token"].mark.line
+            tenant = item["tenant"].value if "tenant" in item else None
+            tokens[token] = (tenant or "").strip()
+    YamlError.raise_if(problems)
     return tokens
 
 
 class Authenticator:
+    """Checks bearer tokens against the configured ones (off when there are none)."""
+
     def __init__(self, tokens: dict[str, str]) -> None:
+        """Accept ``tokens`` (token → tenant label, as from :func:`load_tokens`).
+
+        Args:
+            tokens: The configured tokens; empty turns authentication off.
+        """
         self._tokens = [(t.encode(), tenant) for t, tenant in tokens.items()]
 
     @property
     def enabled(self) -> bool:
+        """Whether any token is configured (else every request is accepted)."""
         return bool(self._tokens)
 
     def authenticate(self, authorization: str | None) -> str | None:
