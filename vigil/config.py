@@ -207,13 +207,13 @@ def _file_problems(cfg: Config) -> list[str]:
 
         load_tokens(cfg.auth_tokens, cfg.auth_tokens_file)
     except (OSError, ValueError) as exc:
-        problems.append(f"ingest tokens: {exc}")
+        problems += [f"ingest tokens: {p}" for p in getattr(exc, "problems", [str(exc)])]
     try:
         from storage.clickhouse.redaction import load as load_redaction
 
         load_redaction(cfg.redaction_file)
     except (OSError, ValueError) as exc:
-        problems.append(f"redaction: {exc}")
+        problems += [f"redaction: {p}" for p in getattr(exc, "problems", [str(exc)])]
     return problems
 
 

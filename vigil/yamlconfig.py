@@ -1,46 +1,34 @@
-"""Read the ``--config`` YAML file into ``{setting: (value, "file:line")}``, reporting every problem."""
+"""Read the ``--config`` YAML file (through :mod:`contracts.yamlfile`) into ``{setting: (value, "file:line")}``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
+from contracts.yamlfile import load_yaml
 
 
 def read_config_file(path: str, known: set[str], problems: list[str]) -> dict[str, tuple[Any, str]]:
     """Read the top-level scalar settings of ``path`` with where each is.
 
-    Problems (unknown keys, duplicates, non-scalar values, an unreadable file) are appended to
-    ``problems``, each naming file and line; the settings that were fine are still returned.
+    Problems (an unreadable or invalid file, unknown or duplicate keys, lists or mappings where a
+    setting takes one value) are appended to ``problems``, each naming file and line; the settings
+    that were fine are still returned. A key with no value (YAML null) keeps the default.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            root = yaml.compose(fh, Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"cannot read config file {path}: {exc}")
+    before = len(problems)
+    root = load_yaml(path, problems)
+    if len(problems) > before and root.value is None:
         return {}
-    except yaml.YAMLError as exc:
-        problems.append(f"cannot read config file {path}: invalid YAML: {exc}")
-        return {}
-    if root is None:
-        return {}
-    if not isinstance(root, yaml.MappingNode):
-        problems.append(f"{path}:{root.start_mark.line + 1}: the top level must be a mapping of setting: value")
+    if not isinstance(root.value, dict):
+        if root.value not in (None, ""):
+            problems.append(root.problem("the top level must be a mapping of setting: value"))
         return {}
     out: dict[str, tuple[Any, str]] = {}
-    for key_node, value_node in root.value:
-        where = f"{path}:{key_node.start_mark.line + 1}"
-        key = key_node.value
-        if not isinstance(key_node, yaml.ScalarNode) or key not in known:
-            problems.append(f"{where}: unknown key {key!r} (unknown keys are refused; see `vigil serve --help`)")
-            continue
-        if key in out:
-            problems.append(f"{where}: {key} is set twice (first at {out[key][1]})")
-            continue
-        if not isinstance(value_node, yaml.ScalarNode):
-            problems.append(f"{where}: {key} must be a single value, not a list or mapping")
-            continue
-        value = yaml.SafeLoader(stream="").construct_object(value_node)
-        if value is not None:
-            out[key] = (value, where)
+    for key, node in root.value.items():
+        if key not in known:
+            problems.append(root.problem(f"unknown key {key!r} (see `vigil serve --help` for the settings)",
+                                         root.key_marks.get(key)))
+        elif isinstance(node.value, list | dict):
+            problems.append(node.problem("takes a single value, not a list or mapping"))
+        elif node.value is not None:
+            out[key] = (node.value, str(node.mark))
     return out

@@ -74,9 +74,10 @@ def test_env_coercion_errors(env: dict[str, str], field: str) -> None:
 
 def test_unknown_yaml_key(tmp_path: Path) -> None:
     path = _yaml(tmp_path, "port: 4001\nretention_days: 3\nprot: 1\n")
-    with pytest.raises(ConfigError, match="unknown keys") as info:
+    with pytest.raises(ConfigError, match="unknown key") as info:
         load(path, env={})
-    assert "retention_days" in str(info.value) and "prot" in str(info.value)
+    assert f"{path}:2: unknown key 'retention_days'" in info.value.problems[0]
+    assert f"{path}:3: unknown key 'prot'" in info.value.problems[1]
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n"])
@@ -92,8 +93,34 @@ def test_empty_yaml_is_defaults(tmp_path: Path) -> None:
 def test_unreadable_or_invalid_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load(str(tmp_path / "missing.yaml"), env={})
-    with pytest.raises(ConfigError, match="cannot read"):
-        load(_yaml(tmp_path, "port: [unclosed\n"), env={})
+    path = _yaml(tmp_path, "port: [unclosed\n")
+    with pytest.raises(ConfigError, match=f"{path}:2: expected ','"):
+        load(path, env={})
+
+
+def test_floats_are_refused_for_integer_settings(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "port: 3001.9\n")
+    with pytest.raises(ConfigError, match=f"{path}:1: port: 3001.9: expected a whole number"):
+        load(path, env={})
+    with pytest.raises(ConfigError, match="VIGIL_PORT"):
+        load(None, env={"VIGIL_PORT": "3001.0"})
+
+
+def test_durations_accept_prometheus_syntax() -> None:
+    cfg = load(None, env={"VIGIL_SHUTDOWN_TIMEOUT_S": "1m30s", "VIGIL_READ_AFTER_WRITE_TIMEOUT_MS": "2s"},
+               overrides={"flatten_linger_ms": "20ms"})
+    assert (cfg.shutdown_timeout_s, cfg.read_after_write_timeout_ms, cfg.flatten_linger_ms) == (90.0, 2000, 20)
+    with pytest.raises(ConfigError, match="flatten_linger_ms"):
+        load(None, env={"VIGIL_FLATTEN_LINGER_MS": "soon"})
+
+
+def test_log_level_and_role_combinations_are_validated() -> None:
+    with pytest.raises(ConfigError) as info:
+        load(None, env={"VIGIL_LOG_LEVEL": "LOUD", "VIGIL_ROLE": "query", "VIGIL_PORT": "4317"})
+    text = str(info.value)
+    assert "log_level='LOUD'" in text and "embedded chDB can be opened by one process" in text
+    assert "must differ" in text
+    assert load(None, env={"VIGIL_ROLE": "query", "VIGIL_CLICKHOUSE_URL": "http://ch:8123"}).role == "query"
 
 
 def test_yaml_type_error(tmp_path: Path) -> None:
