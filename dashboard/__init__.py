@@ -1,1 +1,1 @@
-"""Web dashboard: static files served by the query API at ``/``."""
+"""Web dashboard: static files (``dashboard/static``) served at ``/`` by :func:`dashboard.router.static_router`."""

@@ -1,34 +1,56 @@
-"""Shared parsing of repeatable ``attr=key:value`` filters into parameterised SQL conditions."""
+"""SQL conditions shared by the query services: one time filter per table, and ``attr=key:value`` filters.
+
+Each time filter needs the ``start_ns``/``end_ns`` parameters of :attr:`TimeRange.params`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from contracts.otel_columns import Logs, Metrics, Traces
 from query.errors import BadRequest
 
 MAX_ATTR_FILTERS = 16
+_START = "fromUnixTimestamp64Nano({start_ns:Int64})"
+_END = "fromUnixTimestamp64Nano({end_ns:Int64})"
 
-TRACE_TIME = (
-    "toDateTime(Timestamp) >= toDateTime(intDiv({start_ns:Int64}, 1000000000)) "
-    "AND toDateTime(Timestamp) <= toDateTime(intDiv({end_ns:Int64}, 1000000000)) "
-    "AND Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64}) "
-    "AND Timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})"
-)
-"""Time-range condition for ``otel_traces`` (needs ``start_ns``/``end_ns`` params). The
-``toDateTime(Timestamp)`` terms match the sorting key's own expression so the primary index prunes
-granules inside each (ServiceName, SpanName) range, not only whole daily partitions."""
+
+def traces_time() -> str:
+    """Time condition for ``otel_traces``.
+
+    The ``toDateTime(Timestamp)`` terms match the sorting key's own expression so the primary index
+    prunes granules inside each (ServiceName, SpanName) range, not only whole daily partitions.
+    """
+    ts = Traces.TIMESTAMP
+    return (
+        f"toDateTime({ts}) >= toDateTime(intDiv({{start_ns:Int64}}, 1000000000)) "
+        f"AND toDateTime({ts}) <= toDateTime(intDiv({{end_ns:Int64}}, 1000000000)) "
+        f"AND {ts} >= {_START} AND {ts} <= {_END}"
+    )
+
+
+def logs_time() -> str:
+    """Time condition for ``otel_logs`` (the ``TimestampTime`` term uses the primary key)."""
+    ts = Logs.TIMESTAMP
+    return f"{ts} >= {_START} AND {ts} <= {_END} AND {Logs.TIMESTAMP_TIME} >= toDateTime({_START})"
+
+
+def metrics_time() -> str:
+    """Time condition for every ``otel_metrics_<kind>`` table."""
+    return f"{Metrics.TIME_UNIX} >= {_START} AND {Metrics.TIME_UNIX} <= {_END}"
 
 
 def parse_attrs(values: list[str] | None) -> list[tuple[str, str]]:
+    """``["k:v", …]`` → ``[("k", "v"), …]``; raises :class:`BadRequest` naming ``attr``."""
     out = []
     for raw in values or []:
         key, sep, value = raw.partition(":")
         if not sep or not key:
-            raise BadRequest(f"attr filter {raw!r} must be key:value")
+            raise BadRequest(f"filter {raw[:80]!r} must be key:value", "attr")
         out.append((key, value))
     if len(out) > MAX_ATTR_FILTERS:
-        raise BadRequest(f"at most {MAX_ATTR_FILTERS} attr filters")
+        raise BadRequest(f"at most {MAX_ATTR_FILTERS} filters", "attr")
     return out
 
 

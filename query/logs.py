@@ -5,16 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.otel_columns import Logs as L
 from contracts.reader import TelemetryReader
 from query.errors import BadRequest
+from query.filters import logs_time
+from query.models import LogList, LogRecord
 from query.timerange import TimeRange
 from query.traces import normalise_trace_id
 
 SEVERITY_NAMES = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "warning": 13, "error": 17, "fatal": 21}
+MAX_LIMIT = 5000
 
 
 @dataclass(frozen=True)
 class LogQuery:
+    """The filters of ``/api/logs``."""
+
     service: str | None = None
     severity_min: str | None = None
     q: str | None = None
@@ -27,51 +33,51 @@ def _severity(value: str) -> int:
         return int(value)
     if value.lower() in SEVERITY_NAMES:
         return SEVERITY_NAMES[value.lower()]
-    raise BadRequest(f"severity_min {value!r}: use 0-24 or one of {', '.join(SEVERITY_NAMES)}")
+    raise BadRequest(f"{value[:40]!r}: use 0-24 or one of {', '.join(SEVERITY_NAMES)}", "severity_min")
 
 
-def search_logs(reader: TelemetryReader, q: LogQuery, tr: TimeRange) -> dict[str, Any]:
-    if not 1 <= q.limit <= 5000:
-        raise BadRequest("limit must be between 1 and 5000")
-    params: dict[str, Any] = dict(tr.params)
-    conds = [
-        "Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})",
-        "Timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})",
-        "TimestampTime >= toDateTime(fromUnixTimestamp64Nano({start_ns:Int64}))",
-    ]
+def _conditions(q: LogQuery, params: dict[str, Any]) -> list[str]:
+    conds = [logs_time()]
     if q.service:
-        conds.append("ServiceName = {service:String}")
+        conds.append(f"{L.SERVICE_NAME} = {{service:String}}")
         params["service"] = q.service
     if q.severity_min:
-        conds.append("SeverityNumber >= {sev:UInt8}")
+        conds.append(f"{L.SEVERITY_NUMBER} >= {{sev:UInt8}}")
         params["sev"] = _severity(q.severity_min)
     if q.q:
-        conds.append("positionCaseInsensitiveUTF8(Body, {q:String}) > 0")
+        conds.append(f"positionCaseInsensitiveUTF8({L.BODY}, {{q:String}}) > 0")
         params["q"] = q.q
     if q.trace_id:
-        conds.append("TraceId = {tid:String}")
-        params["tid"] = normalise_trace_id(q.trace_id)
+        conds.append(f"{L.TRACE_ID} = {{tid:String}}")
+        params["tid"] = normalise_trace_id(q.trace_id, "trace_id")
+    return conds
+
+
+def search_logs(reader: TelemetryReader, q: LogQuery, tr: TimeRange) -> LogList:
+    """Log records in ``tr`` matching every filter, newest first."""
+    if not 1 <= q.limit <= MAX_LIMIT:
+        raise BadRequest(f"must be between 1 and {MAX_LIMIT}", "limit")
+    params: dict[str, Any] = dict(tr.params)
+    conds = _conditions(q, params)
     params["limit"] = q.limit
     rows = reader.rows(
-        f"""SELECT toUnixTimestamp64Nano(Timestamp) AS ts, SeverityText, SeverityNumber, Body, ServiceName,
-                   TraceId, SpanId, LogAttributes, ResourceAttributes
-            FROM otel_logs WHERE {' AND '.join(conds)}
-            ORDER BY Timestamp DESC LIMIT {{limit:UInt32}}""",
+        f"""SELECT toUnixTimestamp64Nano({L.TIMESTAMP}) AS ts, {L.SEVERITY_TEXT}, {L.SEVERITY_NUMBER}, {L.BODY},
+                   {L.SERVICE_NAME}, {L.TRACE_ID}, {L.SPAN_ID}, {L.LOG_ATTRIBUTES}, {L.RESOURCE_ATTRIBUTES}
+            FROM {L.TABLE} WHERE {' AND '.join(conds)}
+            ORDER BY {L.TIMESTAMP} DESC LIMIT {{limit:UInt32}}""",
         params,
     )
-    return {
-        "logs": [
-            {
-                "time_unix_nano": int(r["ts"]),
-                "severity_text": r["SeverityText"],
-                "severity_number": int(r["SeverityNumber"]),
-                "body": r["Body"],
-                "service_name": r["ServiceName"],
-                "trace_id": r["TraceId"],
-                "span_id": r["SpanId"],
-                "attributes": dict(r["LogAttributes"]),
-                "resource_attributes": dict(r["ResourceAttributes"]),
-            }
-            for r in rows
-        ]
-    }
+    return LogList(logs=[
+        LogRecord(
+            time_unix_nano=int(r["ts"]),
+            severity_text=r[L.SEVERITY_TEXT],
+            severity_number=int(r[L.SEVERITY_NUMBER]),
+            body=r[L.BODY],
+            service_name=r[L.SERVICE_NAME],
+            trace_id=r[L.TRACE_ID],
+            span_id=r[L.SPAN_ID],
+            attributes=dict(r[L.LOG_ATTRIBUTES]),
+            resource_attributes=dict(r[L.RESOURCE_ATTRIBUTES]),
+        )
+        for r in rows
+    ])

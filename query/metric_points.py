@@ -11,66 +11,76 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.otel_columns import Metrics as M
+from contracts.otel_columns import nested
 from contracts.reader import TelemetryReader
 from query.errors import BadRequest
-from query.filters import attr_conditions, parse_attrs
-from query.metrics import KINDS, _kind_of, _range_conds
+from query.filters import attr_conditions, metrics_time, parse_attrs
+from query.metrics import ATTR_MAPS, kind_of
+from query.models import MetricKind, MetricPoint, MetricPoints, QuantileValue
 from query.timerange import TimeRange
 
-_KIND_COLUMNS = {
-    "gauge": "Value",
-    "sum": "Value, IsMonotonic, AggregationTemporality",
-    "histogram": "Count, Sum, Min, Max, BucketCounts, ExplicitBounds, AggregationTemporality",
-    "exponential_histogram": "Count, Sum, Min, Max, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts, "
-    "NegativeOffset, NegativeBucketCounts, AggregationTemporality",
-    "summary": "Count, Sum, `ValueAtQuantiles.Quantile` AS qs, `ValueAtQuantiles.Value` AS qv",
-}
+MAX_LIMIT = 10_000
 _RENAME = {
-    "Value": "value", "IsMonotonic": "is_monotonic", "AggregationTemporality": "aggregation_temporality",
-    "Count": "count", "Sum": "sum", "Min": "min", "Max": "max", "BucketCounts": "bucket_counts",
-    "ExplicitBounds": "explicit_bounds", "Scale": "scale", "ZeroCount": "zero_count",
-    "PositiveOffset": "positive_offset", "PositiveBucketCounts": "positive_bucket_counts",
-    "NegativeOffset": "negative_offset", "NegativeBucketCounts": "negative_bucket_counts",
+    M.VALUE: "value", M.IS_MONOTONIC: "is_monotonic", M.AGGREGATION_TEMPORALITY: "aggregation_temporality",
+    M.COUNT: "count", M.SUM: "sum", M.MIN: "min", M.MAX: "max", M.BUCKET_COUNTS: "bucket_counts",
+    M.EXPLICIT_BOUNDS: "explicit_bounds", M.SCALE: "scale", M.ZERO_COUNT: "zero_count",
+    M.POSITIVE_OFFSET: "positive_offset", M.POSITIVE_BUCKET_COUNTS: "positive_bucket_counts",
+    M.NEGATIVE_OFFSET: "negative_offset", M.NEGATIVE_BUCKET_COUNTS: "negative_bucket_counts",
 }
+_HIST = (M.COUNT, M.SUM, M.MIN, M.MAX)
+_KIND_COLUMNS = {
+    "gauge": (M.VALUE,),
+    "sum": (M.VALUE, M.IS_MONOTONIC, M.AGGREGATION_TEMPORALITY),
+    "histogram": (*_HIST, M.BUCKET_COUNTS, M.EXPLICIT_BOUNDS, M.AGGREGATION_TEMPORALITY),
+    "exponential_histogram": (*_HIST, M.SCALE, M.ZERO_COUNT, M.POSITIVE_OFFSET, M.POSITIVE_BUCKET_COUNTS,
+                              M.NEGATIVE_OFFSET, M.NEGATIVE_BUCKET_COUNTS, M.AGGREGATION_TEMPORALITY),
+    "summary": (M.COUNT, M.SUM, f"{nested(M.VALUE_AT_QUANTILES, M.QUANTILE)} AS qs",
+                f"{nested(M.VALUE_AT_QUANTILES, M.VALUE)} AS qv"),
+}
+
+
+def _point(kind: MetricKind, r: dict[str, Any]) -> MetricPoint:
+    fields: dict[str, Any] = {}
+    for col, key in _RENAME.items():
+        if col in r:
+            v = r[col]
+            fields[key] = list(v) if isinstance(v, list | tuple) else v
+    if kind == MetricKind.SUMMARY:
+        fields["quantile_values"] = [QuantileValue(quantile=q, value=v)
+                                     for q, v in zip(r["qs"], r["qv"], strict=False)]
+    return MetricPoint(
+        service_name=r[M.SERVICE_NAME],
+        start_time_unix_nano=int(r["start_ns"]),
+        time_unix_nano=int(r["ts"]),
+        attributes=dict(r[M.ATTRIBUTES]),
+        resource_attributes=dict(r[M.RESOURCE_ATTRIBUTES]),
+        scope_name=r[M.SCOPE_NAME],
+        **fields,
+    )
 
 
 def metric_points(
     reader: TelemetryReader, name: str, tr: TimeRange, service: str | None = None,
     attrs: tuple[str, ...] = (), limit: int = 1000,
-) -> dict[str, Any]:
-    if not 1 <= limit <= 10_000:
-        raise BadRequest("limit must be between 1 and 10000")
-    kind = _kind_of(reader, name, tr)
-    assert kind in KINDS
-    params: dict[str, Any] = {"name": name, "limit": limit}
-    conds = ["MetricName = {name:String}", *_range_conds(params, tr)]
+) -> MetricPoints:
+    """Up to ``limit`` raw points of metric ``name`` in ``tr``, newest first."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"must be between 1 and {MAX_LIMIT}", "limit")
+    kind = kind_of(reader, name, tr)
+    params: dict[str, Any] = {"name": name, "limit": limit, **tr.params}
+    conds = [f"{M.METRIC_NAME} = {{name:String}}", metrics_time()]
     if service:
-        conds.append("ServiceName = {service:String}")
+        conds.append(f"{M.SERVICE_NAME} = {{service:String}}")
         params["service"] = service
-    conds += attr_conditions(parse_attrs(list(attrs)), ("Attributes", "ResourceAttributes"), params)
+    conds += attr_conditions(parse_attrs(list(attrs)), ATTR_MAPS, params)
     rows = reader.rows(
-        f"""SELECT ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName,
-                   toUnixTimestamp64Nano(StartTimeUnix) AS start_ns, toUnixTimestamp64Nano(TimeUnix) AS ts,
-                   {_KIND_COLUMNS[kind]}
-            FROM otel_metrics_{kind} WHERE {' AND '.join(conds)}
-            ORDER BY TimeUnix DESC LIMIT {{limit:UInt32}}""",
+        f"""SELECT {M.SERVICE_NAME}, {M.METRIC_UNIT}, {M.ATTRIBUTES}, {M.RESOURCE_ATTRIBUTES}, {M.SCOPE_NAME},
+                   toUnixTimestamp64Nano({M.START_TIME_UNIX}) AS start_ns,
+                   toUnixTimestamp64Nano({M.TIME_UNIX}) AS ts, {', '.join(_KIND_COLUMNS[kind])}
+            FROM {M.table(kind)} WHERE {' AND '.join(conds)}
+            ORDER BY {M.TIME_UNIX} DESC LIMIT {{limit:UInt32}}""",
         params,
     )
-    points = []
-    for r in rows:
-        p: dict[str, Any] = {
-            "service_name": r["ServiceName"],
-            "start_time_unix_nano": int(r["start_ns"]),
-            "time_unix_nano": int(r["ts"]),
-            "attributes": dict(r["Attributes"]),
-            "resource_attributes": dict(r["ResourceAttributes"]),
-            "scope_name": r["ScopeName"],
-        }
-        for col, key in _RENAME.items():
-            if col in r:
-                v = r[col]
-                p[key] = list(v) if isinstance(v, list | tuple) else v
-        if kind == "summary":
-            p["quantile_values"] = [{"quantile": q, "value": v} for q, v in zip(r["qs"], r["qv"], strict=False)]
-        points.append(p)
-    return {"name": name, "type": kind, "unit": rows[0]["MetricUnit"] if rows else "", "points": points}
+    unit = rows[0][M.METRIC_UNIT] if rows else ""
+    return MetricPoints(name=name, type=kind, unit=unit, points=[_point(kind, r) for r in rows])

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
-from query.filters import TRACE_TIME
+from query.filters import traces_time
+from query.models import ServiceList, ServiceSummary
 from query.timerange import TimeRange
 
 
-def list_services(reader: TelemetryReader, tr: TimeRange) -> dict[str, Any]:
+def list_services(reader: TelemetryReader, tr: TimeRange) -> ServiceList:
+    """Every service with spans in ``tr``, by name."""
     rows = reader.rows(
-        f"""SELECT ServiceName, count() AS spans, countIf(StatusCode = 'Error') AS errors,
-                  quantile(0.95)(Duration) AS p95
-           FROM otel_traces
-           WHERE {TRACE_TIME}
-           GROUP BY ServiceName ORDER BY ServiceName""",
+        f"""SELECT {T.SERVICE_NAME}, count() AS spans, countIf({T.STATUS_CODE} = 'Error') AS errors,
+                  quantile(0.95)({T.DURATION}) AS p95
+           FROM {T.TABLE}
+           WHERE {traces_time()}
+           GROUP BY {T.SERVICE_NAME} ORDER BY {T.SERVICE_NAME}""",
         tr.params,
     )
-    return {
-        "services": [
-            {
-                "name": r["ServiceName"],
-                "span_count": int(r["spans"]),
-                "error_count": int(r["errors"]),
-                "p95_duration_ns": int(r["p95"]),
-            }
-            for r in rows
-        ]
-    }
+    return ServiceList(services=[
+        ServiceSummary(name=r[T.SERVICE_NAME], span_count=int(r["spans"]), error_count=int(r["errors"]),
+                       p95_duration_ns=int(r["p95"]))
+        for r in rows
+    ])

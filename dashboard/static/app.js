@@ -1,4 +1,5 @@
-// Renders /api/services into the table. Telemetry is attacker-controlled: only textContent is used.
+// Renders /api/services into the table (its `meta` says whether all acknowledged data was visible).
+// Telemetry is attacker-controlled: only textContent is used.
 async function load() {
   const body = document.getElementById("services");
   const resp = await fetch("/api/services?range=1h");

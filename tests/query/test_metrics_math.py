@@ -293,10 +293,10 @@ def test_rate_of_cumulative_counter_across_a_reset() -> None:
     rows = [_sum_row(0, 10), _sum_row(60, 40), _sum_row(120, 5), _sum_row(180, 25)]
     out = query_metric(CannedReader("sum", rows), MetricQuery("reqs", agg="rate", step="60s"),
                        TimeRange(0, 240 * NS))
-    assert out["type"] == "sum"
-    [series] = out["series"]
-    assert series["labels"] == {}
-    assert series["points"] == [[0, 0.0], [60, pytest.approx(0.5)], [120, pytest.approx(5 / 60)],
+    assert out.type == "sum"
+    [series] = out.series
+    assert series.labels == {}
+    assert series.points == [[0, 0.0], [60, pytest.approx(0.5)], [120, pytest.approx(5 / 60)],
                                 [180, pytest.approx(20 / 60)]]
 
 
@@ -313,9 +313,9 @@ def test_cumulative_histogram_quantile_uses_bucket_increases() -> None:
     ]
     out = query_metric(CannedReader("histogram", rows), MetricQuery("lat", agg="p50", group_by=("k",)),
                        TimeRange(0, 180 * NS))
-    [series] = out["series"]
-    assert series["labels"] == {"k": "a"}
-    assert series["points"] == [[60, pytest.approx(1.5)], [120, pytest.approx(0.5)]]
+    [series] = out.series
+    assert series.labels == {"k": "a"}
+    assert series.points == [[60, pytest.approx(1.5)], [120, pytest.approx(0.5)]]
 
 
 def _exp_hist_row(t_s: int, scale: int, offset: int, counts: list[int]) -> dict[str, Any]:
@@ -332,7 +332,7 @@ def test_cumulative_exponential_histogram_downscale_is_not_a_phantom_increase() 
     ]
     out = query_metric(CannedReader("exponential_histogram", rows), MetricQuery("lat", agg="p50"),
                        TimeRange(0, 120 * NS))
-    points = [p for s in out["series"] for p in s["points"]]
+    points = [p for s in out.series for p in s.points]
     assert points == [], f"no observation was added, yet p50 = {points}"
 
 
@@ -344,5 +344,5 @@ def test_cumulative_exponential_histogram_downscale_keeps_a_real_increase() -> N
     ]
     out = query_metric(CannedReader("exponential_histogram", rows), MetricQuery("lat", agg="p50"),
                        TimeRange(0, 120 * NS))
-    [series] = out["series"]
-    assert series["points"] == [[60, pytest.approx(1.5)]]
+    [series] = out.series
+    assert series.points == [[60, pytest.approx(1.5)]]

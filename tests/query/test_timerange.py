@@ -68,16 +68,19 @@ def test_infinite_unix_seconds_is_bad_request(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("15m", 900), ("1h", 3600), ("24h", 86400), ("7d", 604800), ("2w", 1209600), (" 5m ", 300)],
+    [("30s", 30), ("15m", 900), ("1h", 3600), ("24h", 86400), ("7d", 604800), ("2w", 1209600), (" 5m ", 300),
+     ("1h30m", 5400), ("1y", 365 * 86400), ("1500ms", 1.5)],
 )
-def test_parse_duration_units(text: str, seconds: int) -> None:
-    assert parse_duration(text) == seconds
+def test_parse_duration_units(text: str, seconds: float) -> None:
+    """Prometheus durations (contracts.durations), in milliseconds."""
+    assert parse_duration(text, "range") == seconds * 1000
 
 
-@pytest.mark.parametrize("text", ["0h", "1y", "h", "-1h", "1.5h", "1 h", "1H", "", "15"])
+@pytest.mark.parametrize("text", ["0h", "0", "h", "-1h", "1.5h", "1 h", "1H", "", "15", "1m1h"])
 def test_bad_duration_is_bad_request(text: str) -> None:
-    with pytest.raises(BadRequest, match="duration"):
-        parse_duration(text)
+    with pytest.raises(BadRequest, match=r"^step: .*duration") as info:
+        parse_duration(text, "step")
+    assert info.value.parameter == "step"
 
 
 def test_default_range_is_one_hour_back_from_now() -> None:
@@ -109,9 +112,10 @@ def test_start_after_end_is_bad_request() -> None:
         resolve(str(NOW // NS + 1), None, None, now_ns=NOW)  # start in the future, end = now
 
 
-def test_bad_range_is_bad_request() -> None:
-    with pytest.raises(BadRequest):
+def test_bad_range_is_bad_request_naming_range() -> None:
+    with pytest.raises(BadRequest, match=r"^range: 'forever' is not a duration; use e\.g\.") as info:
         resolve(None, None, "forever", now_ns=NOW)
+    assert info.value.parameter == "range"
 
 
 def test_bad_end_names_the_parameter() -> None:
