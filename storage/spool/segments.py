@@ -12,12 +12,14 @@ Contract:
   them; on any ``OSError`` (disk full…) the file is truncated back to where it was, so a failed append
   leaves nothing behind and the caller answers its requests as not accepted.
 * :meth:`SegmentLog.seal` closes the open segment; the caller then owns it (reads it with
-  :func:`read_segment`, deletes it with :func:`remove` once stored). Segments found on disk at
+  :class:`SegmentReader`, deletes it with :func:`remove` once stored). Segments found on disk at
   start-up — including the one a crashed process had open — are listed in ``recovered``.
-* :class:`SegmentReader` streams the records in order (:func:`read_segment` lists them). A torn or
-  corrupt record can only be the tail of a segment whose writer died mid-append (its request was never
-  acknowledged): reading stops there and the damage is reported (``damaged_bytes``).
-* Thread-safety: a :class:`SegmentLog` belongs to one thread (the spool writer's appender).
+* :class:`SegmentReader` streams the records in order. A torn or corrupt record can only be the tail
+  of a segment whose writer died mid-append (its request was never acknowledged): reading stops there
+  and the damage is reported (``damaged_bytes``). :func:`scan` counts requests and records from the
+  headers alone (no checksums), cheaply.
+* Thread-safety: a :class:`SegmentLog` belongs to one thread (the spool writer's appender); a sealed
+  segment is read by one thread at a time (its flattener). Sizes are in bytes.
 """
 
 from __future__ import annotations
@@ -39,35 +41,32 @@ SUFFIX = ".seg"
 
 @dataclass(frozen=True)
 class Record:
+    """One spooled request: its record count and its serialized OTLP export request."""
+
     rows: int
     payload: bytes
 
 
-@dataclass(frozen=True)
-class SegmentData:
-    path: Path
-    records: list[Record]
-    damaged_bytes: int = 0
-    """Bytes after the last intact record (a torn tail); 0 for a clean segment."""
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-
 def frame(record: Record) -> bytes:
+    """The on-disk form of ``record`` (header and payload)."""
     return HEADER.pack(len(record.payload), record.rows, zlib.crc32(record.payload, record.rows)) + record.payload
 
 
 class SegmentReader:
-    """Streams the records of a sealed segment (one record in memory at a time). After iteration,
-    ``damaged_bytes`` holds the size of a torn or corrupt tail (0 for a clean segment)."""
+    """Streams the records of a sealed segment (one record in memory at a time).
+
+    After iteration, ``damaged_bytes`` holds the size of a torn or corrupt tail (0 for a clean
+    segment). Each iteration reads the file from the start again. Not thread-safe (one reader per
+    thread).
+    """
 
     def __init__(self, path: Path) -> None:
+        """A reader of the segment at ``path`` (nothing is opened until iteration)."""
         self.path = path
         self.damaged_bytes = 0
 
     def __iter__(self) -> Iterator[Record]:
+        """Yield the intact records in order; raises ``OSError`` when the file cannot be read."""
         size = self.path.stat().st_size
         pos = 0
         with self.path.open("rb") as f:
@@ -83,19 +82,48 @@ class SegmentReader:
         self.damaged_bytes = size - pos
 
 
-def read_segment(path: Path) -> SegmentData:
-    reader = SegmentReader(path)
-    records = list(reader)
-    return SegmentData(path, records, reader.damaged_bytes)
+def scan(path: Path) -> tuple[int, int]:
+    """Count the requests and records of a segment from its record headers (payloads are skipped).
+
+    Checksums are not verified, so a corrupt (not torn) tail may be counted; reading it with
+    :class:`SegmentReader` is what decides. Thread-safe (opens its own file).
+
+    Args:
+        path: A sealed segment.
+
+    Returns:
+        ``(requests, records)`` of the records whose header and payload fit in the file.
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    size = path.stat().st_size
+    pos = requests = rows = 0
+    with path.open("rb", buffering=0) as f:
+        while pos + HEADER.size <= size:
+            f.seek(pos)
+            head = f.read(HEADER.size)
+            if len(head) != HEADER.size:
+                break
+            length, n, _ = HEADER.unpack(head)
+            if pos + HEADER.size + length > size:
+                break
+            pos += HEADER.size + length
+            requests, rows = requests + 1, rows + n
+    return requests, rows
 
 
 def _key(path: Path) -> tuple[int, int]:
+    """``(epoch, seq)`` of a segment name; raises ``ValueError`` for other names."""
     epoch, seq = path.stem.split("-")
     return int(epoch), int(seq)
 
 
 class SegmentLog:
+    """The segments of one signal: one open for appending, the rest sealed. Used by one thread only."""
+
     def __init__(self, directory: Path, fsync: bool = True) -> None:
+        """Open (creating) ``directory`` and list the segments an earlier run left there."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
@@ -109,10 +137,14 @@ class SegmentLog:
 
     @property
     def open_path(self) -> Path | None:
+        """The open segment, or None when nothing was appended since the last seal."""
         return self._path
 
     def append(self, records: list[Record]) -> int:
-        """Append every record, or none of them (raises ``OSError``); return the bytes written."""
+        """Append every record, or none of them (raises ``OSError``); return the bytes written.
+
+        With ``fsync`` on, the records are synced before this returns.
+        """
         data = b"".join(frame(r) for r in records)
         if self._fd is None:
             self._seq += 1
@@ -128,7 +160,7 @@ class SegmentLog:
         except OSError:
             try:
                 os.ftruncate(self._fd, self._size)
-            except OSError as exc:  # the segment may now hold a torn record: read_segment stops there
+            except OSError as exc:  # the segment may now hold a torn record: SegmentReader stops there
                 log.error("could not truncate %s after a failed append: %s", self._path, exc)
             raise
         self._size += len(data)
@@ -143,6 +175,7 @@ class SegmentLog:
         return path
 
     def close(self) -> None:
+        """Seal the open segment, if any."""
         self.seal()
 
 
@@ -157,6 +190,7 @@ def remove(path: Path) -> int:
 
 
 def _valid_name(path: Path) -> bool:
+    """Whether ``path`` is named like a segment (others are logged and ignored)."""
     try:
         _key(path)
     except ValueError:

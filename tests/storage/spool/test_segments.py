@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from storage.spool import segments
-from storage.spool.segments import HEADER, Record, SegmentLog, read_segment, remove
+from storage.spool.segments import HEADER, Record, SegmentLog, SegmentReader, remove, scan
+
+
+def _read(path: Path) -> tuple[list[Record], int]:
+    """The records of a segment and the size of its damaged tail."""
+    reader = SegmentReader(path)
+    records = list(reader)
+    return records, reader.damaged_bytes
 
 
 def _records(n: int) -> list[Record]:
@@ -22,8 +29,7 @@ def test_appended_records_read_back_in_order(tmp_path: Path) -> None:
     written = log.append(first) + log.append(second)
     path = log.seal()
     assert path is not None and path.stat().st_size == written
-    data = read_segment(path)
-    assert data.records == first + second and data.damaged_bytes == 0
+    assert _read(path) == (first + second, 0)
     assert log.seal() is None  # nothing open any more
 
 
@@ -34,8 +40,7 @@ def test_torn_tail_is_cut_at_the_last_intact_record(tmp_path: Path) -> None:
     assert path is not None
     whole = path.read_bytes()
     path.write_bytes(whole + segments.frame(Record(7, b"x" * 100))[:-10])  # a crash mid-append
-    data = read_segment(path)
-    assert data.records == _records(2) and data.damaged_bytes == HEADER.size + 90
+    assert _read(path) == (_records(2), HEADER.size + 90)
 
 
 def test_corrupt_record_ends_the_segment(tmp_path: Path) -> None:
@@ -47,11 +52,11 @@ def test_corrupt_record_ends_the_segment(tmp_path: Path) -> None:
     second = HEADER.size + len(_records(1)[0].payload)
     raw[second + HEADER.size] ^= 0xFF  # flip a payload byte of record 2
     path.write_bytes(bytes(raw))
-    assert read_segment(path).records == _records(1)
+    assert _read(path)[0] == _records(1)
     raw = bytearray(path.read_bytes())
     raw[second + 4] ^= 0x01  # rows field of record 2 is covered by the checksum too
     path.write_bytes(bytes(raw))
-    assert read_segment(path).records == _records(1)
+    assert _read(path)[0] == _records(1)
 
 
 def test_failed_append_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,7 +77,7 @@ def test_failed_append_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest
     log.append([Record(9, b"after")])
     path = log.seal()
     assert path is not None
-    assert read_segment(path).records == _records(1) + [Record(9, b"after")]
+    assert _read(path)[0] == _records(1) + [Record(9, b"after")]
 
 
 def test_segments_left_by_a_previous_process_are_recovered_oldest_first(tmp_path: Path) -> None:
@@ -94,3 +99,16 @@ def test_remove_returns_the_bytes_freed(tmp_path: Path) -> None:
     assert path is not None
     assert remove(path) == written and not path.exists()
     assert remove(path) == 0
+
+
+def test_scan_counts_requests_and_records_up_to_a_torn_tail(tmp_path: Path) -> None:
+    log = SegmentLog(tmp_path)
+    log.append(_records(3))  # 1 + 2 + 3 records
+    path = log.seal()
+    assert path is not None
+    assert scan(path) == (3, 6)
+    path.write_bytes(path.read_bytes() + segments.frame(Record(7, b"x" * 100))[:-1])
+    assert scan(path) == (3, 6)
+    empty = tmp_path / "00000000000000000001-0000000001.seg"
+    empty.write_bytes(b"")
+    assert scan(empty) == (0, 0)
