@@ -8,6 +8,7 @@ name (never its message, which may hold secrets).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -15,9 +16,11 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.types import ExceptionHandlersMap
 
 from query.errors import BadRequest, NotFound
-from query.models import ErrorBody, ParameterDetail
+from query.models import Agg, ErrorBody, ParameterDetail, TraceStatus
 
 log = logging.getLogger(__name__)
+_MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+_CHOICES = {"status": TraceStatus, "agg": Agg}
 
 
 def _error(status: int, error: str, detail: ParameterDetail | str | None = None) -> Response[ErrorBody]:
@@ -35,11 +38,20 @@ def _on_not_found(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBo
 
 def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     problems = [p for p in exc.extra if isinstance(p, dict)] if isinstance(exc.extra, list) else []
-    named = [(str(p["key"]), str(p.get("message", "invalid"))) for p in problems if p.get("key")]
+    named = [(str(p["key"]), _explain(str(p["key"]), str(p.get("message", "invalid"))))
+             for p in problems if p.get("key")]
+    missing = _MISSING.search(str(exc.detail))
+    if not named and missing:
+        named = [(missing.group(2), f"missing (required {missing.group(1)} parameter)")]
     if not named:
         return _error(400, f"invalid request parameters: {exc.detail}")
     message = "; ".join(f"{key}: {text}" for key, text in named)
     return _error(400, message, ParameterDetail(parameter=named[0][0]))
+
+
+def _explain(key: str, message: str) -> str:
+    choices = _CHOICES.get(key)
+    return f"{message}; use one of {', '.join(choices)}" if choices and "enum" in message else message
 
 
 def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:

@@ -165,3 +165,43 @@ def test_openapi_schema(client: TestClient[Any]) -> None:
         assert path in doc["paths"], sorted(doc["paths"])
     params = {p["name"] for p in doc["paths"]["/api/traces"]["get"]["parameters"]}
     assert {"service", "start", "end", "range", "attr", "limit"} <= params
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/api/services", {"range": "bogus"}, "range"),
+        ("/api/services", {"end": "later"}, "end"),
+        ("/api/traces/", {"limit": "0"}, "limit"),
+        ("/api/traces/", {"limit": "many"}, "limit"),
+        ("/api/traces/", {"status": "purple"}, "status"),
+        ("/api/traces/", {"min_duration_ms": "-1"}, "min_duration_ms"),
+        ("/api/traces/", {"attr": "novalue"}, "attr"),
+        ("/api/logs/", {"severity_min": "loud"}, "severity_min"),
+        ("/api/logs/", {"trace_id": "abc"}, "trace_id"),
+        ("/api/traces/abc", {}, "trace_id"),
+        ("/api/metrics/query", {}, "name"),
+        ("/api/metrics/query", {"name": "m", "agg": "median"}, "agg"),
+        ("/api/metrics/query", {"name": "m", "step": "1x"}, "step"),
+        ("/api/metrics/query", {"name": "m", "step": "1500ms"}, "step"),
+        ("/api/metrics/points", {"name": "m", "limit": "100000"}, "limit"),
+    ],
+)
+def test_every_400_names_its_parameter(
+    client: TestClient[Any], path: str, params: dict[str, str], parameter: str
+) -> None:
+    body = _error(client.get(path, params=params), 400)
+    assert body["error"].startswith(f"{parameter}: "), body
+    assert body["detail"] == {"parameter": parameter}
+
+
+def test_bad_range_message() -> None:
+    with TestClient(build_app(Reader(), _health_ok)) as c:
+        body = c.get("/api/services", params={"range": "bogus"}).json()
+    assert body["error"] == "range: 'bogus' is not a duration; use e.g. 500ms, 90s, 15m, 1h30m, 7d"
+
+
+def test_prometheus_durations_are_accepted(client: TestClient[Any], reader: Reader) -> None:
+    assert client.get("/api/services", params={"range": "1h30m"}).status_code == 200
+    [(_, params)] = reader.calls
+    assert params["end_ns"] - params["start_ns"] == 90 * 60 * 10**9
