@@ -75,20 +75,18 @@ class GuardedReader:
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one SELECT skipping hidden parts; on a damage-class error scan and retry once."""
         guard = self._guard
-        with guard.reading():
-            hiding = guard.read_settings()
-            try:
-                return self._inner.rows(sql, params, hiding)
-            except DatabaseError as exc:
-                if error_code(exc) not in DAMAGE_ERROR_CODES:
-                    raise
-                error = exc
-        self._inner.with_client(lambda c: guard.scan(c, str(error)))  # outside reading(): a repair waits for reads
-        with guard.reading():
-            retry = guard.read_settings()
-            if retry == hiding:  # no part newly hidden (by the scan or, meanwhile, by the sweeper)
-                raise error
-            return self._inner.rows(sql, params, retry)
+        hiding = guard.read_settings()
+        try:
+            return self._inner.rows(sql, params, hiding)
+        except DatabaseError as exc:
+            if error_code(exc) not in DAMAGE_ERROR_CODES:
+                raise
+            error = exc
+        self._inner.with_client(lambda c: guard.scan(c, str(error)))
+        retry = guard.read_settings()
+        if retry == hiding:  # no part newly hidden (by the scan or, meanwhile, by the sweeper)
+            raise error
+        return self._inner.rows(sql, params, retry)
 
     def disk_free_bytes(self) -> int | None:
         """Unreserved bytes on the store's fullest disk (None if the store does not say)."""
@@ -185,7 +183,7 @@ def part_health(guard: PartGuard) -> dict[str, Any]:
                            "merges": "stopped" if guard.merges_stopped else "running",
                            "holding": guard.holding(),
                            "parts_checked": s.checked_parts, "damaged_inserts": s.damaged_inserts,
-                           "damaged_merges": s.damaged_merges, "restored_merges": s.restored_merges}
+                           "damaged_merges": s.damaged_merges}
     if s.unrepaired:
         out["unrepaired"] = s.unrepaired
     if s.last_error:
@@ -200,14 +198,12 @@ def open_columnar(dsn: str, part_check_free_bytes: int, cluster: str = "") -> Co
     """The columnar store at ``dsn`` (already migrated), guarded below ``part_check_free_bytes`` free.
 
     No guard when ``part_check_free_bytes`` is 0 or ``cluster`` is set (replicas repair themselves).
-    Sinks hold below ``min(64 MiB, part_check_free_bytes / 4)`` free; merged parts are restored from their
-    sources only on embedded chDB (the files are local). Nothing is opened until first use.
+    Sinks hold below ``min(64 MiB, part_check_free_bytes / 4)`` free. Nothing is opened until first use.
     """
     embedded = is_embedded(dsn)
     guard = None
     if part_check_free_bytes > 0 and not cluster:
-        guard = PartGuard(part_check_free_bytes, hold_below_free_bytes=min(DISK_FULL_BYTES, part_check_free_bytes // 4),
-                          restore_merges=embedded)
+        guard = PartGuard(part_check_free_bytes, hold_below_free_bytes=min(DISK_FULL_BYTES, part_check_free_bytes // 4))
     return ColumnarStore(lambda: connect(dsn), lambda message: protobuf_settings(dsn, message), guard,
                          "chdb" if embedded else "clickhouse")
 

@@ -25,13 +25,13 @@ Contract (the reader and the inserter never see the guard: :mod:`storage.clickho
   same payloads with the same ``insert_deduplication_token`` once the part is gone rewrites exactly the
   dropped parts. Until the part is dropped, a re-sent INSERT is deduplicated and this raises again.
 * ``sweep(client)`` — merged parts (level > 0) while watching: a damaged one is hidden from reads and
-  replaced by the parts it was made from when ``restorer`` is given, else reported as unrepaired; then
-  quarantined under ``detached/`` (never deleted) once the store has space. Retries what it could not
-  finish on every call.
+  reported as unrepaired (health: ``damaged_parts``, ``unrepaired``). Merges are stopped while watching,
+  so this only happens when a disk went from above the threshold to full faster than one probe
+  (``docs/part-guard.md``); the parts it was made from stay on disk as *outdated* for
+  ``old_parts_lifetime`` (480 s) for an operator to attach again.
 * ``scan(client, error)`` — after a read failed with ``error``: check the part the message names and
   every recent unchecked part; handle damaged ones as above; True when it found a new damaged part.
-* ``read_settings()`` / ``reading()`` — settings that make reads skip every part known damaged, and the
-  shared lock to hold while running such a read (a merged part is swapped for its sources under it).
+* ``read_settings()`` — settings that make reads skip every part known damaged.
 * ``release(client)`` — start merges again if this guard stopped them (on shutdown).
 
 Replicated tables (``clickhouse_cluster``) repair themselves from replicas and are not handled here.
@@ -40,7 +40,6 @@ Thread-safe: call from several threads, each with its own client.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -51,14 +50,12 @@ from clickhouse_connect.driver.client import Client
 
 from contracts.errors import StoreUnavailable
 from contracts.signals import Signal
-from storage.clickhouse.merge_restore import MergeRestorer
 from storage.clickhouse.parts import (
     ALL_TABLES,
     PART_COLUMNS,
     SIGNAL_TABLES,
     GuardStats,
     Part,
-    SharedExclusive,
     quote,
 )
 from storage.clickhouse.reader import DISK_FREE_SQL
@@ -77,8 +74,8 @@ class PartGuard:
 
     def __init__(self, watch_below_free_bytes: int, *, hold_below_free_bytes: int = 0, watch_for_s: float = 60.0,
                  recent_s: int = 600, probe_every_s: float = 0.5, hold_fresh_s: float = 2.0,
-                 stop_merges: bool = True, restore_merges: bool = False) -> None:
-        """A guard acting below ``watch_below_free_bytes`` (0: never); ``restore_merges`` needs local files."""
+                 stop_merges: bool = True) -> None:
+        """A guard acting below ``watch_below_free_bytes`` (0: never)."""
         self.watch_below_free_bytes = watch_below_free_bytes
         self.hold_below_free_bytes = hold_below_free_bytes
         self.watch_for_s = watch_for_s
@@ -87,11 +84,8 @@ class PartGuard:
         self.hold_fresh_s = hold_fresh_s
         self.stop_merges = stop_merges
         self.stats = GuardStats()
-        self.restorer = MergeRestorer(self._note_error) if restore_merges else None
         self._lock = threading.RLock()
-        self._repair_lock = threading.Lock()
         self._merge_lock = threading.Lock()
-        self._swap = SharedExclusive()  # reads vs. swapping a damaged merged part for its sources
         self._probed_at = -1e18
         self._tight_at = -1e18
         self._tight = False  # the last probe found less than watch_below_free_bytes
@@ -99,9 +93,7 @@ class PartGuard:
         self._free_at = -1e18
         self._merges_stopped: bool | None = None  # None: not steered yet (a crashed run may have left them off)
         self._checked: dict[str, set[str]] = {}
-        self._damaged: dict[tuple[str, str], Part] = {}  # hidden from reads until dropped/detached
-        self._restored: set[tuple[str, str]] = set()  # damaged merged parts whose sources are attached
-        self._quarantined: set[tuple[str, str]] = set()  # damaged merged parts detached (done)
+        self._damaged: dict[tuple[str, str], Part] = {}  # hidden from reads (inserted ones until dropped)
 
     # ------------------------------------------------------------------ when to act
     def watching(self, client: Client, fresh: bool = False) -> bool:
@@ -171,14 +163,6 @@ class PartGuard:
                 self._merges_stopped = False
 
     # ------------------------------------------------------------------ reads
-    def reading(self) -> contextlib.AbstractContextManager[None]:
-        """Hold while running a read with ``read_settings()``.
-
-        A damaged merged part is swapped for its source parts (attach them, then hide it) between reads,
-        so none sees both or neither.
-        """
-        return self._swap.shared()
-
     def read_settings(self) -> dict[str, Any]:
         """Query settings that skip every part known damaged (``{}`` when none is)."""
         with self._lock:
@@ -202,7 +186,7 @@ class PartGuard:
         found = False
         for part in [*map(Part.of, named), *self._unchecked(client, ALL_TABLES, "1")]:
             if part.key not in self._damaged and not self._intact(client, part):
-                self._handle_damaged(client, part)
+                self._handle_damaged(part)
                 found = True
         return found
 
@@ -216,7 +200,7 @@ class PartGuard:
             return
         new = [p for p in self._unchecked(client, tables, "level = 0") if not self._intact(client, p)]
         for part in new:
-            self._handle_damaged(client, part)  # hidden from reads at once
+            self._handle_damaged(part)  # hidden from reads at once
         damaged = known + new
         if not damaged:
             return
@@ -224,7 +208,7 @@ class PartGuard:
             try:
                 client.command(f"ALTER TABLE {part.table} DROP PART {quote(part.name)}")
             except Exception as exc:  # noqa: BLE001 - no space to drop it yet: hidden, retried with the data
-                log.warning("cannot drop damaged part %s yet: %s", part.where, str(exc)[:200])
+                self._note_error(f"cannot drop damaged part {part.where} yet: {exc}")
             else:
                 self._forget(part)
                 log.error("the store committed an empty part %s (disk full while writing it); dropped it, "
@@ -235,94 +219,30 @@ class PartGuard:
 
     # ------------------------------------------------------------------ merges
     def sweep(self, client: Client) -> int:
-        """Check merged parts while watching and finish pending repairs; return parts newly damaged."""
-        if self.restorer is not None:
-            self.restorer.attach_staged(client)
-        with self._lock:
-            unfinished = [p for p in self._damaged.values() if p.level > 0]
-        for part in unfinished:  # hidden, not quarantined yet (no space to detach it until now)
-            self._repair_merged(client, part)
+        """Check merged parts while watching; return parts newly damaged (hidden and reported)."""
         found = 0
         if self.watching(client):
             for part in self._unchecked(client, ALL_TABLES, "level > 0"):
                 if not self._intact(client, part):
-                    self._handle_damaged(client, part)
+                    self._handle_damaged(part)
                     found += 1
         return found
 
-    def _handle_damaged(self, client: Client, part: Part) -> None:
-        """Hide an inserted part (``verify_inserted`` drops it, its data is re-sent); repair a merged one."""
-        if part.level > 0:
-            self._repair_merged(client, part)
-            return
+    def _handle_damaged(self, part: Part) -> None:
+        """Hide a damaged part; an inserted one is dropped by ``verify_inserted`` (its data is re-sent)."""
         with self._lock:
-            self._damaged[part.key] = part
-            self.stats.damaged_inserts += 1
-
-    def _repair_merged(self, client: Client, broken: Part) -> None:
-        with self._repair_lock:  # the sweeper and a reader's scan may find the same part
-            with self._lock:
-                if broken.key in self._quarantined:
-                    return  # repaired meanwhile
-                if broken.key not in self._damaged and broken.key not in self._restored:
-                    self.stats.damaged_merges += 1  # newly found
-                replace = broken.key not in self._restored
-            if replace and not self._replace(client, broken):
+            if part.key in self._damaged:
                 return
-            self._quarantine(client, broken)
-
-    def _replace(self, client: Client, broken: Part) -> bool:
-        """Attach the source parts again *before* hiding the damaged part; False: left hidden in place.
-
-        Its rows are never readable anyway, so a read in between does not miss them.
-        """
-        if self.restorer is None:
-            with self._lock:
-                self._damaged[broken.key] = broken
-            self._unrepaired(broken, "damaged merged part hidden from reads; merged-part restoration is off, "
-                                     "restore the parts it was made from by hand")
-            return False
-        try:
-            sources = self.restorer.stage(client, broken)
-        except OSError as exc:  # hidden meanwhile; handled again on the next sweep
-            with self._lock:
-                self._damaged[broken.key] = broken
-            self._note_error(f"{broken.where}: cannot stage its source parts: {exc}")
-            return False
-        if not sources:  # quarantined all the same: it holds nothing readable
-            self._unrepaired(broken, "damaged merged part; the parts it was made from are gone (rows lost)")
-        with self._lock:
-            self._restored.add(broken.key)
-            self.stats.restored_merges += bool(sources)
-        with self._swap.exclusive():
-            self.restorer.attach_staged(client)
-            with self._lock:
-                self._damaged[broken.key] = broken
-        log.error("the store committed an empty merged part %s (disk full while merging); attached again the "
-                  "%d parts it was made from and hid it from reads", broken.where, len(sources))
-        return True
-
-    def _quarantine(self, client: Client, broken: Part) -> None:
-        with self._lock:
-            if broken.key not in self._restored:
-                return  # hidden in place (no restoration): left for an operator
-        try:  # needs free space in the store: retried on every sweep until it works
-            client.command(f"ALTER TABLE {broken.table} DETACH PART {quote(broken.name)}")
-        except Exception as exc:  # noqa: BLE001
-            self._note_error(f"{broken.where}: cannot quarantine it yet: {exc}")
-            return
-        self._forget(broken)
-        with self._lock:
-            self._restored.discard(broken.key)
-            self._quarantined.add(broken.key)
-        log.warning("damaged part %s quarantined under detached/", broken.where)
+            self._damaged[part.key] = part
+            if part.level == 0:
+                self.stats.damaged_inserts += 1
+                return
+            self.stats.damaged_merges += 1
+        self._unrepaired(part, "damaged merged part (a disk filled up faster than the guard could stop merges) "
+                               "hidden from reads; its rows are missing until the parts it was made from are "
+                               "attached again by hand (kept as outdated for old_parts_lifetime)")
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def attach_pending(self) -> int:
-        """Restored parts staged under ``detached/`` and not attached yet (their rows are not readable)."""
-        return self.restorer.attach_pending if self.restorer is not None else 0
-
     def damaged_parts(self) -> list[str]:
         """``table/part`` of every part hidden from reads."""
         with self._lock:

@@ -2,8 +2,7 @@
 
 A tick costs nothing but a free-space probe (every ``probe_every_s``) while no disk is nearly full. The
 probes also stop and start merges and keep the guard's hold decision fresh (see
-:meth:`PartGuard.watching`). The short interval bounds how long a damaged merged part can go unnoticed (reads that do not fail on it may
-miss its rows until then).
+:meth:`PartGuard.watching`); the short interval bounds how long merges run on a disk that just got tight.
 
 ``start()`` / ``stop(timeout)``; a failing sweep (store down, disk full) is logged and retried on the
 next tick. ``stop`` waits for the current sweep to end. The handle is kept by the sweeper, never closed

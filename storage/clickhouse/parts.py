@@ -1,4 +1,4 @@
-"""What the part guard knows about the store's parts: tables per signal, part rows, error codes, a lock.
+"""What the part guard knows about the store's parts: tables per signal, part rows, error codes, counters.
 
 Shared by :mod:`storage.clickhouse.part_guard` and :mod:`storage.clickhouse.guarded`; nothing here
 talks to the store.
@@ -13,9 +13,7 @@ Attributes:
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +78,6 @@ class GuardStats:
     checked_parts: int = 0
     damaged_inserts: int = 0  # damaged inserted parts found (their data is re-sent from the spool)
     damaged_merges: int = 0  # damaged merged parts found
-    restored_merges: int = 0  # damaged merged parts whose source parts were attached again
     merge_stops: int = 0  # times merges were stopped because a disk was nearly full
     unrepaired: list[str] = field(default_factory=list)
     last_error: str = ""
@@ -89,43 +86,3 @@ class GuardStats:
 def quote(value: str) -> str:
     """A ClickHouse string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-class SharedExclusive:
-    """A readers-writer lock that lets a waiting writer in before new readers."""
-
-    def __init__(self) -> None:
-        """An unlocked lock."""
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
-        """Hold the lock with other readers (waits while a writer holds or waits for it)."""
-        with self._cond:
-            while self._writer:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the lock alone."""
-        with self._cond:
-            while self._writer:
-                self._cond.wait()
-            self._writer = True
-            while self._readers:
-                self._cond.wait()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()

@@ -5,18 +5,17 @@ Usage: ``python -m tests.storage.clickhouse.disk_full_race <mount> <rounds> <see
 prints one JSON line. ``unguarded`` runs without the part guard, to see the store's own behaviour.
 Options (the guard is wired by :class:`~storage.clickhouse.guarded.ColumnarStore`, as ``vigil serve`` does):
 ``--watch-below BYTES`` (default: always), ``--hold-below BYTES`` (default 0: never hold), ``--watch-for S``
-(default 60), ``--no-prevent`` (merges keep running while watching), ``--no-restore`` (damaged merged
-parts are only hidden, not replaced by their sources). ``--legacy`` is the guard before prevention:
-always watching, merges running, never holding, restoring merged parts.
+(default 60), ``--no-prevent`` (merges keep running while watching), ``--stage BYTES`` with ``--stage-s S``
+(the filler first leaves BYTES free for S seconds — a disk filling at a pace a probe can see — then takes
+the rest). Figures: ``docs/part-guard.md``.
 
 Each round a filler thread takes every free byte of ``<mount>`` at a random moment while the main thread
 keeps inserting chunks of trace requests (as the spool's flattener does: a chunk that fails is re-sent
 with the same deduplication token until it is stored) and every other round merges the table. While the
-disk is full, a trace stored earlier is read back. After the filler lets go, pending chunks are stored
+disk is full, a trace stored earlier is read back. After the filler lets go, pending chunks are stored;
 the guard's sweeper runs all along, as in ``vigil serve``. The report says what a correct store must
-show: every read answered without an error, and exactly the stored spans present at the end. Reads
-that come back short are reported too (a damaged merged part that reads without an error hides its
-rows until the sweeper's next tick finds it).
+show: every read answered without an error and in full, and exactly the stored spans present at the
+end.
 """
 
 from __future__ import annotations
@@ -52,14 +51,9 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hold-below", type=int, default=0)
     parser.add_argument("--watch-for", type=float, default=60.0)
     parser.add_argument("--no-prevent", action="store_true")
-    parser.add_argument("--no-restore", action="store_true")
-    parser.add_argument("--legacy", action="store_true")
     parser.add_argument("--stage", type=int, default=0, help="fill down to this many free bytes first")
     parser.add_argument("--stage-s", type=float, default=1.0, help="…and keep that for this long")
-    args = parser.parse_args(argv)
-    if args.legacy:
-        args.watch_below, args.hold_below, args.no_prevent, args.no_restore = 1 << 62, 0, True, False
-    return args
+    return parser.parse_args(argv)
 
 
 class StagedFiller(Filler):
@@ -94,7 +88,7 @@ def make_guard(args: argparse.Namespace) -> PartGuard | None:
     if args.mode == "unguarded":
         return None
     return PartGuard(args.watch_below, hold_below_free_bytes=args.hold_below, watch_for_s=args.watch_for,
-                     stop_merges=not args.no_prevent, restore_merges=not args.no_restore)
+                     stop_merges=not args.no_prevent)
 
 
 def main(args: argparse.Namespace) -> dict[str, object]:
@@ -160,7 +154,7 @@ def main(args: argparse.Namespace) -> dict[str, object]:
             else:
                 time.sleep(0.05)
     columnar.stop(10)
-    for _ in range(20 if guard else 0):  # repairs left for after the disk freed up
+    for _ in range(20 if guard else 0):  # damaged inserted parts left to drop once the disk freed up
         assert guard is not None
         guard.sweep(admin)
         if not guard.damaged_parts():
@@ -175,15 +169,13 @@ def main(args: argparse.Namespace) -> dict[str, object]:
             "read_errors": read_errors, "short_reads": short_reads, "retries": retries, "holds": holds,
             "damaged_inserts": guard.stats.damaged_inserts if guard else None,
             "damaged_merges": guard.stats.damaged_merges if guard else None,
-            "restored_merges": guard.stats.restored_merges if guard else None,
             "merge_stops": guard.stats.merge_stops if guard else None,
             "unrepaired": guard.stats.unrepaired if guard else [],
             "still_damaged": guard.damaged_parts() if guard else []}
 
 
 def guard_state(guard: PartGuard) -> str:
-    return (f"hidden {guard.damaged_parts()}, to attach {guard.attach_pending}, "
-            f"{guard.stats.last_error[:200]}")
+    return f"hidden {guard.damaged_parts()}, {guard.stats.last_error[:200]}"
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Runs ``tests.storage.clickhouse.disk_full_race`` in a subprocess (chDB opens one data path per process)
 on a freshly mounted 160 MiB tmpfs. Without the guard, chDB commits empty inserted and merged parts
-in a few rounds of this (reads then fail with "Cannot read all marks", and their rows are gone). With it,
-every read during the outage must be answered and exactly the stored spans must be in the store.
+in a few rounds of this (reads then fail with "Cannot read all marks", and their rows are gone). With it
+(merges stopped while watching, sinks holding below 16 MiB free), every read during the outage must be
+answered in full, no merge may commit a damaged part, and exactly the stored spans must be in the store.
 Rounds: 20 by default, 120 with ``VIGIL_SOAK=1``.
 """
 
@@ -24,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_inserts_merges_and_reads_on_a_disk_that_keeps_filling_up(tmp_path: Path) -> None:
     with mounted_tmpfs(tmp_path / "small", "160m") as mount:
         run = subprocess.run([sys.executable, "-m", "tests.storage.clickhouse.disk_full_race", str(mount),
-                              str(ROUNDS), "20261129"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=60 + ROUNDS * 10)
+                              str(ROUNDS), "20261129", "--hold-below", str(16 << 20)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60 + ROUNDS * 10)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     print(report)
-    assert report["read_errors"] == []
+    assert report["read_errors"] == [] and report["short_reads"] == []
+    assert report["damaged_merges"] == 0
     assert report["spans_in_store"] == report["stored_spans"] > 0
     assert report["traces_in_lookup"] == report["traces"]
     assert report["still_damaged"] == [] and report["unrepaired"] == []
