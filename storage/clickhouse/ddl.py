@@ -8,6 +8,10 @@ Retention is a table TTL (days); ``ttl_only_drop_parts`` drops whole daily parti
 
 from __future__ import annotations
 
+from contracts.otel_columns import Logs as L
+from contracts.otel_columns import Metrics as M
+from contracts.otel_columns import TraceIdTs as B
+from contracts.otel_columns import Traces as T
 from contracts.signals import Signal
 from storage.clickhouse import flatten_sql as f
 from storage.clickhouse.redaction import Redaction
@@ -36,41 +40,41 @@ def _ttl(expr: str, days: int) -> str:
 def traces_table(days: int) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS otel_traces (
-    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
-    TraceId String CODEC(ZSTD(1)),
-    SpanId String CODEC(ZSTD(1)),
-    ParentSpanId String CODEC(ZSTD(1)),
-    TraceState String CODEC(ZSTD(1)),
-    SpanName LowCardinality(String) CODEC(ZSTD(1)),
-    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
-    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
-    ResourceAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    ScopeName String CODEC(ZSTD(1)),
-    ScopeVersion String CODEC(ZSTD(1)),
-    SpanAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    Duration UInt64 CODEC(ZSTD(1)),
-    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
-    StatusMessage String CODEC(ZSTD(1)),
-    Events Nested (
-        Timestamp DateTime64(9),
-        Name LowCardinality(String),
-        Attributes {ATTR_MAP}
+    {T.TIMESTAMP} DateTime64(9) CODEC(Delta, ZSTD(1)),
+    {T.TRACE_ID} String CODEC(ZSTD(1)),
+    {T.SPAN_ID} String CODEC(ZSTD(1)),
+    {T.PARENT_SPAN_ID} String CODEC(ZSTD(1)),
+    {T.TRACE_STATE} String CODEC(ZSTD(1)),
+    {T.SPAN_NAME} LowCardinality(String) CODEC(ZSTD(1)),
+    {T.SPAN_KIND} LowCardinality(String) CODEC(ZSTD(1)),
+    {T.SERVICE_NAME} LowCardinality(String) CODEC(ZSTD(1)),
+    {T.RESOURCE_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {T.SCOPE_NAME} String CODEC(ZSTD(1)),
+    {T.SCOPE_VERSION} String CODEC(ZSTD(1)),
+    {T.SPAN_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {T.DURATION} UInt64 CODEC(ZSTD(1)),
+    {T.STATUS_CODE} LowCardinality(String) CODEC(ZSTD(1)),
+    {T.STATUS_MESSAGE} String CODEC(ZSTD(1)),
+    {T.EVENTS} Nested (
+        {T.NESTED_TIMESTAMP} DateTime64(9),
+        {T.NESTED_NAME} LowCardinality(String),
+        {T.NESTED_ATTRIBUTES} {ATTR_MAP}
     ) CODEC(ZSTD(1)),
-    Links Nested (
-        TraceId String,
-        SpanId String,
-        TraceState String,
-        Attributes {ATTR_MAP}
+    {T.LINKS} Nested (
+        {T.NESTED_TRACE_ID} String,
+        {T.NESTED_SPAN_ID} String,
+        {T.NESTED_TRACE_STATE} String,
+        {T.NESTED_ATTRIBUTES} {ATTR_MAP}
     ) CODEC(ZSTD(1)),
-    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
-    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+    INDEX idx_trace_id {T.TRACE_ID} TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys({T.RESOURCE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues({T.RESOURCE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys({T.SPAN_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues({T.SPAN_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration {T.DURATION} TYPE minmax GRANULARITY 1
 ) ENGINE = MergeTree()
-PARTITION BY toDate(Timestamp)
-ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
+PARTITION BY toDate({T.TIMESTAMP})
+ORDER BY ({T.SERVICE_NAME}, {T.SPAN_NAME}, toDateTime({T.TIMESTAMP}))
 {_ttl("toDateTime(Timestamp)", days)}
 SETTINGS index_granularity = {TRACES_GRANULARITY}, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
@@ -79,13 +83,13 @@ SETTINGS index_granularity = {TRACES_GRANULARITY}, ttl_only_drop_parts = 1, {MER
 def trace_id_ts_table(days: int) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
-    TraceId String CODEC(ZSTD(1)),
-    Start DateTime CODEC(Delta, ZSTD(1)),
-    End DateTime CODEC(Delta, ZSTD(1)),
-    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+    {B.TRACE_ID} String CODEC(ZSTD(1)),
+    {B.START} DateTime CODEC(Delta, ZSTD(1)),
+    {B.END} DateTime CODEC(Delta, ZSTD(1)),
+    INDEX idx_trace_id {B.TRACE_ID} TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = MergeTree()
-PARTITION BY toDate(Start)
-ORDER BY (TraceId, Start)
+PARTITION BY toDate({B.START})
+ORDER BY ({B.TRACE_ID}, {B.START})
 {_ttl("toDateTime(Start)", days)}
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
@@ -107,113 +111,113 @@ GROUP BY TraceId
 def logs_table(days: int) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS otel_logs (
-    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
-    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
-    TraceId String CODEC(ZSTD(1)),
-    SpanId String CODEC(ZSTD(1)),
-    TraceFlags UInt8,
-    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
-    SeverityNumber UInt8,
-    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
-    Body String CODEC(ZSTD(1)),
-    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
-    ResourceAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
-    ScopeName String CODEC(ZSTD(1)),
-    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
-    ScopeAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    LogAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    EventName String CODEC(ZSTD(1)),
-    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
-    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+    {L.TIMESTAMP} DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    {L.TIMESTAMP_TIME} DateTime DEFAULT toDateTime({L.TIMESTAMP}),
+    {L.TRACE_ID} String CODEC(ZSTD(1)),
+    {L.SPAN_ID} String CODEC(ZSTD(1)),
+    {L.TRACE_FLAGS} UInt8,
+    {L.SEVERITY_TEXT} LowCardinality(String) CODEC(ZSTD(1)),
+    {L.SEVERITY_NUMBER} UInt8,
+    {L.SERVICE_NAME} LowCardinality(String) CODEC(ZSTD(1)),
+    {L.BODY} String CODEC(ZSTD(1)),
+    {L.RESOURCE_SCHEMA_URL} LowCardinality(String) CODEC(ZSTD(1)),
+    {L.RESOURCE_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {L.SCOPE_SCHEMA_URL} LowCardinality(String) CODEC(ZSTD(1)),
+    {L.SCOPE_NAME} String CODEC(ZSTD(1)),
+    {L.SCOPE_VERSION} LowCardinality(String) CODEC(ZSTD(1)),
+    {L.SCOPE_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {L.LOG_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {L.EVENT_NAME} String CODEC(ZSTD(1)),
+    INDEX idx_trace_id {L.TRACE_ID} TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys({L.RESOURCE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues({L.RESOURCE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys({L.SCOPE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues({L.SCOPE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys({L.LOG_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues({L.LOG_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body {L.BODY} TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
 ) ENGINE = MergeTree()
-PARTITION BY toDate(TimestampTime)
-PRIMARY KEY (ServiceName, TimestampTime)
-ORDER BY (ServiceName, TimestampTime, Timestamp)
+PARTITION BY toDate({L.TIMESTAMP_TIME})
+PRIMARY KEY ({L.SERVICE_NAME}, {L.TIMESTAMP_TIME})
+ORDER BY ({L.SERVICE_NAME}, {L.TIMESTAMP_TIME}, {L.TIMESTAMP})
 {_ttl("TimestampTime", days)}
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
 
 
 _METRIC_COMMON = f"""
-    ResourceAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    ResourceSchemaUrl String CODEC(ZSTD(1)),
-    ScopeName String CODEC(ZSTD(1)),
-    ScopeVersion String CODEC(ZSTD(1)),
-    ScopeAttributes {ATTR_MAP} CODEC(ZSTD(1)),
-    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
-    ScopeSchemaUrl String CODEC(ZSTD(1)),
-    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
-    MetricName String CODEC(ZSTD(1)),
-    MetricDescription String CODEC(ZSTD(1)),
-    MetricUnit String CODEC(ZSTD(1)),
-    Attributes {ATTR_MAP} CODEC(ZSTD(1)),
-    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
-    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),"""
+    {M.RESOURCE_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {M.RESOURCE_SCHEMA_URL} String CODEC(ZSTD(1)),
+    {M.SCOPE_NAME} String CODEC(ZSTD(1)),
+    {M.SCOPE_VERSION} String CODEC(ZSTD(1)),
+    {M.SCOPE_ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {M.SCOPE_DROPPED_ATTR_COUNT} UInt32 CODEC(ZSTD(1)),
+    {M.SCOPE_SCHEMA_URL} String CODEC(ZSTD(1)),
+    {M.SERVICE_NAME} LowCardinality(String) CODEC(ZSTD(1)),
+    {M.METRIC_NAME} String CODEC(ZSTD(1)),
+    {M.METRIC_DESCRIPTION} String CODEC(ZSTD(1)),
+    {M.METRIC_UNIT} String CODEC(ZSTD(1)),
+    {M.ATTRIBUTES} {ATTR_MAP} CODEC(ZSTD(1)),
+    {M.START_TIME_UNIX} DateTime64(9) CODEC(Delta, ZSTD(1)),
+    {M.TIME_UNIX} DateTime64(9) CODEC(Delta, ZSTD(1)),"""
 
 _EXEMPLARS = f"""
-    Exemplars Nested (
-        FilteredAttributes {ATTR_MAP},
-        TimeUnix DateTime64(9),
-        Value Float64,
-        SpanId String,
-        TraceId String
+    {M.EXEMPLARS} Nested (
+        {M.FILTERED_ATTRIBUTES} {ATTR_MAP},
+        {M.TIME_UNIX} DateTime64(9),
+        {M.VALUE} Float64,
+        {M.SPAN_ID} String,
+        {M.TRACE_ID} String
     ) CODEC(ZSTD(1)),"""
 
-_METRIC_INDEXES = """
-    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1"""
+_METRIC_INDEXES = f"""
+    INDEX idx_res_attr_key mapKeys({M.RESOURCE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues({M.RESOURCE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys({M.SCOPE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues({M.SCOPE_ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys({M.ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues({M.ATTRIBUTES}) TYPE bloom_filter(0.01) GRANULARITY 1"""
 
 METRIC_KINDS = {
     # exporter table suffix -> kind-specific columns
-    "gauge": """
-    Value Float64 CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),""",
-    "sum": """
-    Value Float64 CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),
-    AggregationTemporality Int32 CODEC(ZSTD(1)),
-    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),""",
-    "histogram": """
-    Count UInt64 CODEC(Delta, ZSTD(1)),
-    Sum Float64 CODEC(ZSTD(1)),
-    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
-    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),
-    Min Float64 CODEC(ZSTD(1)),
-    Max Float64 CODEC(ZSTD(1)),
-    AggregationTemporality Int32 CODEC(ZSTD(1)),""",
-    "exponential_histogram": """
-    Count UInt64 CODEC(Delta, ZSTD(1)),
-    Sum Float64 CODEC(ZSTD(1)),
-    Scale Int32 CODEC(ZSTD(1)),
-    ZeroCount UInt64 CODEC(ZSTD(1)),
-    PositiveOffset Int32 CODEC(ZSTD(1)),
-    PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
-    NegativeOffset Int32 CODEC(ZSTD(1)),
-    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),
-    Min Float64 CODEC(ZSTD(1)),
-    Max Float64 CODEC(ZSTD(1)),
-    AggregationTemporality Int32 CODEC(ZSTD(1)),""",
-    "summary": """
-    Count UInt64 CODEC(Delta, ZSTD(1)),
-    Sum Float64 CODEC(ZSTD(1)),
-    ValueAtQuantiles Nested(
-        Quantile Float64,
-        Value Float64
+    "gauge": f"""
+    {M.VALUE} Float64 CODEC(ZSTD(1)),
+    {M.FLAGS} UInt32 CODEC(ZSTD(1)),""",
+    "sum": f"""
+    {M.VALUE} Float64 CODEC(ZSTD(1)),
+    {M.FLAGS} UInt32 CODEC(ZSTD(1)),
+    {M.AGGREGATION_TEMPORALITY} Int32 CODEC(ZSTD(1)),
+    {M.IS_MONOTONIC} Boolean CODEC(Delta, ZSTD(1)),""",
+    "histogram": f"""
+    {M.COUNT} UInt64 CODEC(Delta, ZSTD(1)),
+    {M.SUM} Float64 CODEC(ZSTD(1)),
+    {M.BUCKET_COUNTS} Array(UInt64) CODEC(ZSTD(1)),
+    {M.EXPLICIT_BOUNDS} Array(Float64) CODEC(ZSTD(1)),
+    {M.FLAGS} UInt32 CODEC(ZSTD(1)),
+    {M.MIN} Float64 CODEC(ZSTD(1)),
+    {M.MAX} Float64 CODEC(ZSTD(1)),
+    {M.AGGREGATION_TEMPORALITY} Int32 CODEC(ZSTD(1)),""",
+    "exponential_histogram": f"""
+    {M.COUNT} UInt64 CODEC(Delta, ZSTD(1)),
+    {M.SUM} Float64 CODEC(ZSTD(1)),
+    {M.SCALE} Int32 CODEC(ZSTD(1)),
+    {M.ZERO_COUNT} UInt64 CODEC(ZSTD(1)),
+    {M.POSITIVE_OFFSET} Int32 CODEC(ZSTD(1)),
+    {M.POSITIVE_BUCKET_COUNTS} Array(UInt64) CODEC(ZSTD(1)),
+    {M.NEGATIVE_OFFSET} Int32 CODEC(ZSTD(1)),
+    {M.NEGATIVE_BUCKET_COUNTS} Array(UInt64) CODEC(ZSTD(1)),
+    {M.FLAGS} UInt32 CODEC(ZSTD(1)),
+    {M.MIN} Float64 CODEC(ZSTD(1)),
+    {M.MAX} Float64 CODEC(ZSTD(1)),
+    {M.AGGREGATION_TEMPORALITY} Int32 CODEC(ZSTD(1)),""",
+    "summary": f"""
+    {M.COUNT} UInt64 CODEC(Delta, ZSTD(1)),
+    {M.SUM} Float64 CODEC(ZSTD(1)),
+    {M.VALUE_AT_QUANTILES} Nested(
+        {M.QUANTILE} Float64,
+        {M.VALUE} Float64
     ) CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),""",
+    {M.FLAGS} UInt32 CODEC(ZSTD(1)),""",
 }
 
 
@@ -222,8 +226,8 @@ def metric_table(kind: str, days: int) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS otel_metrics_{kind} ({_METRIC_COMMON}{METRIC_KINDS[kind]}{exemplars}{_METRIC_INDEXES}
 ) ENGINE = MergeTree()
-PARTITION BY toDate(TimeUnix)
-ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+PARTITION BY toDate({M.TIME_UNIX})
+ORDER BY ({M.SERVICE_NAME}, {M.METRIC_NAME}, {M.ATTRIBUTES}, toUnixTimestamp64Nano({M.TIME_UNIX}))
 {_ttl("toDateTime(TimeUnix)", days)}
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, {MERGE_SETTINGS}
 """
