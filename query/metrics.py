@@ -172,9 +172,12 @@ def _per_series(
     step: int,
     window_start_ns: int,
 ) -> dict[tuple[str, ...], list[list[float]]]:
-    """Per-series increases. A cumulative series' first point in the window counts in full only when
-    the series started inside the window (its whole value is then an increase); otherwise it only
-    anchors the differences of the points after it."""
+    """Per-series increases.
+
+    A cumulative series' first point in the window counts in full only when the series started inside
+    the window (its whole value is then an increase); otherwise it only anchors the differences of the
+    points after it.
+    """
     rows = reader.rows(
         f"""SELECT {labels} AS labels, cityHash64({M.ATTRIBUTES}, {M.RESOURCE_ATTRIBUTES}, {M.SCOPE_NAME}) AS sid,
                    toUnixTimestamp64Nano({M.START_TIME_UNIX}) AS start_ns,
@@ -230,7 +233,7 @@ _ZERO: dict[str, Any] = {"start_ns": -1, M.VALUE: 0.0, M.COUNT: 0, M.SUM: 0.0, M
 def _reset(r: dict[str, Any], p: dict[str, Any], field: str) -> bool:
     if p is _ZERO:
         return False
-    return r[field] < p[field] or (r["start_ns"] != p["start_ns"] and r["start_ns"] != 0)
+    return bool(r[field] < p[field] or (r["start_ns"] != p["start_ns"] and r["start_ns"] != 0))
 
 
 def _increase(r: dict[str, Any], p: dict[str, Any] | None, field: str) -> float:
@@ -246,8 +249,11 @@ Bucket = tuple[tuple[float, float], int]
 
 
 def _bounds_counts(kind: str, r: dict[str, Any], target_scale: int | None = None) -> list[Bucket]:
-    """Buckets of one point, ascending. Exponential histograms are re-bucketed to ``target_scale``
-    (≤ the point's scale) so points of different scales share bucket boundaries."""
+    """Buckets of one point, ascending.
+
+    Exponential histograms are re-bucketed to ``target_scale`` (≤ the point's scale) so points of
+    different scales share bucket boundaries.
+    """
     if kind == "histogram":
         bounds = [float(b) for b in r[M.EXPLICIT_BOUNDS]]
         uppers = bounds + [math.inf]
@@ -321,8 +327,10 @@ class _Acc:
 
 
 def _bucket_quantile(q: float, buckets: list[tuple[tuple[float, float], float]]) -> float | None:
-    """Linear interpolation inside the bucket holding rank ``q`` (Prometheus ``histogram_quantile``);
-    an infinite bound yields the finite one."""
+    """Linear interpolation inside the bucket holding rank ``q`` (Prometheus ``histogram_quantile``).
+
+    An infinite bound yields the finite one.
+    """
     total = sum(c for _, c in buckets)
     if total <= 0:
         return None
