@@ -102,6 +102,7 @@ def test_remove_returns_the_bytes_freed(tmp_path: Path) -> None:
 
 
 def test_scan_counts_requests_and_records_up_to_a_torn_tail(tmp_path: Path) -> None:
+    """``scan`` reads headers only and stops where a record would not fit."""
     log = SegmentLog(tmp_path)
     log.append(_records(3))  # 1 + 2 + 3 records
     path = log.seal()
