@@ -77,4 +77,5 @@ def build_app(
         openapi_config=openapi_config(),
         exception_handlers=EXCEPTION_HANDLERS,
         debug=False,
+        logging_config=None,  # the process's logging is the composition root's (one format, no takeover)
     )

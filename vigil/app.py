@@ -15,6 +15,7 @@ import logging
 import signal
 from typing import Any, TypeVar
 
+from dashboard.router import static_router
 from query.api import build_app
 from receiver.auth import Authenticator, load_tokens
 from receiver.cors import CorsPolicy
@@ -84,16 +85,11 @@ class Vigil:
         columnar = _get(built, "columnar", ColumnarComponent)
         assert columnar.reader is not None
         spool = built.get("ingest")
-        writer = spool.writer if isinstance(spool, SpoolComponent) else None
-        timeout = api.read_after_write_timeout_s
-
-        async def before_read() -> None:
-            assert writer is not None
-            if not await writer.wait_visible(timeout):
-                log.debug("read served after %.1fs while acknowledged data is still being stored", timeout)
-
-        wait = before_read if writer is not None and timeout > 0 and self.cfg.role == "all" else None
-        app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, before_read=wait)
+        # Freshness needs this process's spool: a receiver-only or query-only process reads data that other
+        # processes acknowledged, and cannot know what they still hold (the API then says so).
+        progress = spool.writer if isinstance(spool, SpoolComponent) and self.cfg.role == "all" else None
+        app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, progress=progress,
+                        read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router())
         return UvicornListener("api", app, api.host, api.port)
 
     def health(self) -> dict[str, Any]:
