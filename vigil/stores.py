@@ -121,8 +121,10 @@ class ColumnarComponent:
         return self.store.make_sink()
 
     def close(self, timeout: float) -> None:
-        """Stop the sweeper, restart merges the guard stopped (handles stay open: closing an embedded chDB
-        handle closes the engine this process shares)."""
+        """Stop the sweeper and restart merges the guard stopped.
+
+        Handles stay open: closing an embedded chDB handle closes the engine this process shares.
+        """
         if self.store is not None:
             self.store.stop(timeout)
 

@@ -200,7 +200,9 @@ async def test_server_keeps_serving_after_errors(env: Env) -> None:
     assert len(env.writer.writes) == 1
 
 
-def test_bind_failure_raises_oserror() -> None:
+async def test_bind_failure_raises_oserror() -> None:
+    """On the test loop: grpc.aio builds its server on the running loop (a sync test would depend on
+    whatever loop an earlier test left as the thread's default)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
