@@ -83,15 +83,18 @@ class SpoolingWriter:
         spool_dir: Path,
         make_sink: Callable[[], ChunkSink],
         *,
-        flatten_max_rows: int = 25_000,
-        flatten_max_bytes: int = 24 * MIB,
-        flatten_linger_ms: int = 5,
-        fsync: bool = True,
-        max_inflight_bytes: int = 256 * MIB,
-        spool_max_bytes: int = 256 * MIB,
+        flatten_max_rows: int,
+        flatten_max_bytes: int,
+        flatten_linger_ms: int,
+        fsync: bool,
+        max_inflight_bytes: int,
+        spool_max_bytes: int,
         observer: FlushObserver | None = None,
     ) -> None:
-        """Open the spool (recovering and counting an earlier run's segments); no thread starts yet."""
+        """Open the spool (recovering and counting an earlier run's segments); no thread starts yet.
+
+        The settings have no defaults here: they are defined once, in ``vigil.config``.
+        """
         self.dir = spool_dir
         self._state = SpoolState(spool_dir, fsync)
         self.stats: WriterStats = self._state.stats

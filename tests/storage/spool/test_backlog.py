@@ -23,6 +23,7 @@ from storage.spool import segments
 from storage.spool.segments import Record, SegmentLog
 from storage.spool.sink import ChunkSink
 from storage.spool.writer import SpoolingWriter
+from tests.storage.spool import spool_defaults
 
 TIMEOUT = 30.0
 TRACES = Signal.TRACES
@@ -73,7 +74,7 @@ def make_writer(tmp_path: Path) -> Iterator[Factory]:
     def make(make_sink: Callable[[], ChunkSink], spool: Path | None = None, start: bool = True,
              **kwargs: Any) -> SpoolingWriter:
         kwargs.setdefault("fsync", False)
-        w = SpoolingWriter(spool or tmp_path / "spool", make_sink, **kwargs)
+        w = SpoolingWriter(spool or tmp_path / "spool", make_sink, **{**spool_defaults(), **kwargs})
         if start:
             w.start()
         writers.append(w)

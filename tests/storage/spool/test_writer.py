@@ -25,6 +25,7 @@ from storage.clickhouse.inserter import ChunkInserter
 from storage.spool.segments import Record, SegmentLog
 from storage.spool.writer import SpoolingWriter
 from tests.receiver import example_bytes, now_ns, span_request
+from tests.storage.spool import spool_defaults
 
 T = TypeVar("T")
 GARBAGE = b"\xff" * 64  # not an OTLP message: ClickHouse's Protobuf reader refuses it as data
@@ -41,7 +42,7 @@ def make_writer(chdb_dsn: str, tmp_path: Path) -> Iterator[WriterFactory]:
     def make(spool: Path | None = None, dsn: str = chdb_dsn, start: bool = True, **kwargs: Any) -> SpoolingWriter:
         w = SpoolingWriter(spool or tmp_path / "spool",
                            lambda: ChunkInserter(lambda: connect(dsn), lambda m: protobuf_settings(chdb_dsn, m)),
-                           **kwargs)
+                           **{**spool_defaults(), **kwargs})
         if start:
             w.start()
         writers.append(w)
