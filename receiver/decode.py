@@ -47,7 +47,24 @@ def media_type(content_type: str | None) -> str:
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo ``Content-Encoding`` (identity, gzip, deflate) streaming, never producing > ``limit`` bytes."""
+    """Undo ``Content-Encoding`` (identity, gzip, deflate) streaming, never producing > ``limit`` bytes.
+
+    Concatenated gzip members are all decoded (RFC 1952); trailing bytes after a deflate stream are
+    ignored.
+
+    Args:
+        body: The body as received.
+        encoding: The ``Content-Encoding`` header; None or ``""`` means identity.
+        limit: Maximum decompressed size in bytes.
+
+    Returns:
+        The decompressed body.
+
+    Raises:
+        TooLarge: The decompressed body would exceed ``limit`` bytes.
+        UnsupportedMedia: ``encoding`` is not identity, gzip or deflate.
+        DecodeError: The compressed stream is corrupt or truncated.
+    """
     enc = (encoding or "identity").strip().lower()
     if enc in ("", "identity"):
         if len(body) > limit:
@@ -77,6 +94,18 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
 
 
 def parse_protobuf(cls: type[Message], data: bytes) -> Message:
+    """Decode binary protobuf ``data`` as a ``cls`` message (unknown fields are kept until discarded).
+
+    Args:
+        cls: The generated OTLP request class, e.g. ``ExportTraceServiceRequest``.
+        data: The already decompressed body.
+
+    Returns:
+        A new ``cls`` instance.
+
+    Raises:
+        DecodeError: ``data`` is not a valid encoding of ``cls``.
+    """
     try:
         return cls.FromString(data)
     except (PbDecodeError, RuntimeError, ValueError) as exc:
@@ -84,6 +113,11 @@ def parse_protobuf(cls: type[Message], data: bytes) -> Message:
 
 
 def _hex_ids_to_base64(node: Any, depth: int = 0) -> None:
+    """Rewrite, in place, every hex trace/span id string in a parsed OTLP/JSON tree as base64.
+
+    ``json_format`` expects ``bytes`` fields in base64 while OTLP/JSON sends ids in hex. Raises
+    :class:`DecodeError` for a non-hex id or nesting deeper than 64 levels.
+    """
     if depth > 64:
         raise DecodeError("JSON nesting too deep")
     if isinstance(node, dict):
@@ -102,6 +136,22 @@ def _hex_ids_to_base64(node: Any, depth: int = 0) -> None:
 
 
 def parse_json(cls: type[Message], data: bytes) -> Message:
+    """Decode OTLP/JSON ``data`` as a ``cls`` message.
+
+    Ids are hex (converted before parsing), enums may be names or ints, 64-bit integers may be
+    strings or numbers, unknown fields are ignored, and nesting is limited to 64 levels.
+
+    Args:
+        cls: The generated OTLP request class, e.g. ``ExportTraceServiceRequest``.
+        data: The already decompressed body (UTF-8 JSON).
+
+    Returns:
+        A new ``cls`` instance.
+
+    Raises:
+        DecodeError: ``data`` is not UTF-8 JSON, not a JSON object, has a non-hex id, is nested
+            too deeply, or does not match the ``cls`` schema.
+    """
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

@@ -18,6 +18,17 @@ from receiver.decode import DecodeError, TooLarge, UnsupportedMedia
 
 @dataclass(frozen=True)
 class Failure:
+    """How one refused request is answered on either transport (immutable).
+
+    Attributes:
+        http_status: The OTLP/HTTP status code.
+        grpc_code: The OTLP/gRPC status code (also the ``code`` of the ``google.rpc.Status`` body).
+        message: Text for the client; never contains the store's own error text.
+        retry_after: Seconds the client should wait before retrying; set only for retryable
+            answers (HTTP ``Retry-After``, rounded up; gRPC ``RetryInfo``), None otherwise.
+        reason: Label of the refusal in self-metrics (``IngestObserver.refused_request``).
+    """
+
     http_status: int
     grpc_code: grpc.StatusCode
     message: str
@@ -26,6 +37,11 @@ class Failure:
 
 
 def classify(exc: BaseException) -> Failure:
+    """Map any exception raised while ingesting a request to its OTLP answer; never raises.
+
+    Anything unrecognised becomes a retryable 503 / UNAVAILABLE (``reason="internal"``, retry after
+    5 s) whose message reveals nothing of ``exc``; the caller logs ``exc`` if it wants it kept.
+    """
     if isinstance(exc, DecodeError):
         return Failure(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), reason="malformed")
     if isinstance(exc, RejectedPayload):  # the store's own text stays in the server log

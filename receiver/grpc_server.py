@@ -62,12 +62,30 @@ def build_server(
     auth: Authenticator | None = None,
     max_concurrent_rpcs: int = 1024,
 ) -> grpc.aio.Server:
-    """A started-later ``grpc.aio.Server`` bound to ``host:port`` serving the three OTLP services.
+    """Build a ``grpc.aio.Server`` bound to ``host:port`` serving the three OTLP ``Export`` services.
 
-    gRPC receives a whole message before the handler runs, so admission control (retryable
-    RESOURCE_EXHAUSTED with RetryInfo) refuses it right after receipt, before decoding.
-    ``max_concurrent_rpcs`` is only a backstop against memory exhaustion by very many concurrent
-    RPCs: beyond it grpcio itself answers RESOURCE_EXHAUSTED (without RetryInfo)."""
+    The server is bound but not started: the caller awaits ``start()`` (and later ``stop()``) on the
+    event loop it serves on. gRPC receives a whole message before the handler runs, so admission
+    control (retryable RESOURCE_EXHAUSTED with RetryInfo) refuses it right after receipt, before
+    decoding.
+
+    Args:
+        handler: The shared ingest handler; called on the server's event loop only.
+        host: Interface to bind (``0.0.0.0``, ``::``, ``127.0.0.1``…).
+        port: TCP port; 0 picks a free one.
+        max_request_bytes: Largest accepted request in bytes. Larger ones up to twice this size are
+            refused by the handler (413-equivalent RESOURCE_EXHAUSTED, counted in self-metrics);
+            beyond that grpcio refuses them itself, uncounted.
+        auth: Bearer-token authentication; None turns it off.
+        max_concurrent_rpcs: Only a backstop against memory exhaustion by very many concurrent RPCs:
+            beyond it grpcio itself answers RESOURCE_EXHAUSTED (without RetryInfo).
+
+    Returns:
+        The bound, not yet started server.
+
+    Raises:
+        OSError: ``host:port`` cannot be bound.
+    """
     server = grpc.aio.server(
         maximum_concurrent_rpcs=max_concurrent_rpcs,
         options=[

@@ -34,6 +34,12 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class OtlpHttpApp:
+    """The OTLP/HTTP ASGI application (``http`` and ``lifespan`` scopes; others are ignored).
+
+    Runs on the ASGI server's event loop, which must be the loop the ``handler``'s writer expects.
+    Every failure is answered (never raised to the ASGI server); 5xx failures are also logged.
+    """
+
     def __init__(
         self,
         handler: IngestHandler,
@@ -41,12 +47,22 @@ class OtlpHttpApp:
         auth: Authenticator | None = None,
         cors: CorsPolicy | None = None,
     ) -> None:
+        """Configure the application.
+
+        Args:
+            handler: The shared ingest handler.
+            max_request_bytes: Largest accepted body in bytes after decompression; a compressed
+                body on the wire may be up to ``max(max_request_bytes, 1 MiB)`` bytes.
+            auth: Bearer-token authentication; None turns it off.
+            cors: Allowed browser origins; None disables CORS.
+        """
         self._handler = handler
         self._limit = max_request_bytes
         self._auth = auth or Authenticator({})
         self._cors = cors or CorsPolicy([])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope: answer an OTLP export, a CORS preflight or an error."""
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
@@ -114,6 +130,7 @@ class OtlpHttpApp:
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
+    """Read the whole body; raise TooLarge past ``limit`` bytes, DecodeError on disconnect."""
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -14,6 +14,16 @@ from contracts.signals import Signal
 
 @dataclass(frozen=True)
 class OtlpSignal:
+    """Everything the transports need to know about one OTLP signal (immutable).
+
+    Attributes:
+        name: The signal; its value is also the OTLP/HTTP path suffix and the writer's signal.
+        request: The generated ``Export*ServiceRequest`` message class.
+        response: The generated ``Export*ServiceResponse`` message class.
+        grpc_service: Fully qualified gRPC service name serving ``Export``.
+        rejected_field: The ``partial_success`` field counting rejected records.
+    """
+
     name: Signal  # also the HTTP path suffix and the writer's signal
     request: Any  # message class
     response: Any  # message class

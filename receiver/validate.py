@@ -1,16 +1,31 @@
-"""Per-request validation before a request joins a shared batch.
+"""Per-request validation of a decoded OTLP request before it is written.
 
-``inspect(signal, request, cutoff_ns)`` walks the decoded request once and returns the number of
-records, how many are refused and why. Refused are records with a malformed id (trace id not 16
-bytes / span id not 8 bytes) and records older than the retention window (``cutoff_ns``) — storing
-the latter would let the TTL delete acknowledged data, so they are reported in ``partial_success``
-instead. When anything is refused the request is pruned in place (the caller re-serialises it).
-A request is never refused as a whole here; decode errors are the decoder's job.
+``INSPECTORS[signal](request, cutoff_ns, max_attrs)`` (:func:`inspect_traces`, :func:`inspect_logs`,
+:func:`inspect_metrics`) walks the request, removes refused records from it in place (the caller
+re-serialises it) and returns an :class:`Inspection`: how many records there were, how many were
+refused and why, and how many attributes flattening will drop. ``cutoff_ns`` is in unix
+nanoseconds; 0 disables the age check.
 
-Attribute lists longer than ``max_attrs`` are cut to their first ``max_attrs`` entries when the batch
-is flattened (see storage/clickhouse/redaction.py); the number of attributes dropped that way is
-counted here (``len()`` of a repeated field is O(1) in upb) and reported as a ``partial_success``
-warning, as the OTLP ``dropped_attributes_count`` semantics ask.
+*Too old* are spans that started, log records timed (``time_unix_nano``, or when that is 0
+``observed_time_unix_nano``; a record with neither is kept) and data points timed
+(``time_unix_nano``) before ``cutoff_ns``: storing them would let the TTL delete acknowledged
+data, so they are reported in ``partial_success`` instead.
+
+*Bad ids* (malformed id or out-of-range timestamp) are spans whose trace id is not 16 bytes or
+span id not 8 bytes or either is all zeros, whose parent span id is neither empty nor 8 bytes, or
+whose start/end time is after :data:`MAX_NS`; log records whose trace/span id is neither empty nor
+16/8 bytes, or is all zeros, or whose time is after :data:`MAX_NS`; data points whose time or start
+time is after :data:`MAX_NS`. Events, links and exemplars are not checked; a metric without data
+is skipped and not counted. A request is never refused as a whole here and nothing is raised;
+decode errors are the decoder's job.
+
+Attribute lists longer than ``max_attrs`` (``Redaction.max_attributes``) are cut to their first
+``max_attrs`` entries when the batch is flattened (storage/clickhouse/flatten_sql.py). The
+attributes dropped that way are counted here for resource attributes, the attributes of kept spans
+and log records, and those of every data point (refused or not) — ``len()`` of a repeated field is
+O(1) in upb — and reported as a ``partial_success`` warning, as the OTLP
+``dropped_attributes_count`` semantics ask. Scope, event, link and exemplar attribute lists are
+cut too but not counted.
 """
 
 from __future__ import annotations
@@ -23,6 +38,17 @@ from contracts.signals import Signal
 
 @dataclass
 class Inspection:
+    """What one inspection found; ``rejected == too_old + bad_ids``.
+
+    Attributes:
+        records: Records (spans, log records or data points) in the request as received.
+        rejected: Records refused and removed from the request.
+        too_old: Refused records older than the retention cutoff.
+        bad_ids: Refused records with a malformed id or an out-of-range timestamp.
+        dropped_attributes: Attributes beyond ``max_attributes`` that flattening will drop.
+        max_attributes: The per-list attribute limit applied (for the message; not compared).
+    """
+
     records: int = 0
     rejected: int = 0
     too_old: int = 0
@@ -32,9 +58,15 @@ class Inspection:
 
     @property
     def accepted(self) -> int:
+        """Records kept in the request (to be written)."""
         return self.records - self.rejected
 
     def message(self, retention_days: int) -> str:
+        """The ``partial_success.error_message``: '; '-joined reasons, '' when there is nothing to report.
+
+        Args:
+            retention_days: The signal's retention, named in the too-old reason.
+        """
         parts = []
         if self.too_old:
             parts.append(f"{self.too_old} record(s) older than the {retention_days}-day retention window")
@@ -54,13 +86,17 @@ _ZERO_TRACE, _ZERO_SPAN = bytes(16), bytes(8)
 
 
 def _bad_ids(trace_id: bytes, span_id: bytes) -> bool:
-    """Optional ids (logs, links): empty, or the right length and not all zeros."""
+    """Whether optional ids (log records) are malformed: valid are empty, or 16/8 bytes not all zeros."""
     return (len(trace_id) not in (0, 16) or len(span_id) not in (0, 8)
             or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN)
 
 
 def _bad_span(s: Any) -> bool:
-    """Spans need a valid trace and span id (trace.proto: required, all-zero is invalid)."""
+    """Whether span ``s`` is malformed.
+
+    Spans need a valid trace and span id (trace.proto: required, all-zero is invalid), an empty or
+    8-byte parent span id, and start/end times no later than :data:`MAX_NS`.
+    """
     return (
         len(s.trace_id) != 16
         or len(s.span_id) != 8
@@ -73,15 +109,27 @@ def _bad_span(s: Any) -> bool:
 
 
 def _prune(container: Any, keep: list[Any]) -> None:
+    """Replace the contents of the repeated message field ``container`` with ``keep``."""
     del container[:]
     container.extend(keep)
 
 
 def _excess(n: int, cap: int) -> int:
+    """How many of ``n`` attributes exceed ``cap``."""
     return n - cap if n > cap else 0
 
 
 def inspect_traces(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
+    """Inspect an ``ExportTraceServiceRequest`` and remove its refused spans in place.
+
+    Args:
+        req: The decoded request; mutated when a span is refused.
+        cutoff_ns: Unix nanoseconds; spans that started earlier are too old (0: none is).
+        max_attrs: Attributes kept per attribute list when flattening.
+
+    Returns:
+        The counts; never raises for invalid data.
+    """
     res = Inspection(max_attributes=max_attrs)
     for rs in req.resource_spans:
         res.dropped_attributes += _excess(len(rs.resource.attributes), max_attrs)
@@ -110,10 +158,23 @@ def inspect_traces(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspec
 
 
 def _log_time(r: Any) -> int:
-    return r.time_unix_nano or r.observed_time_unix_nano
+    """A log record's time in unix nanoseconds: ``time_unix_nano``, else the observed time (0: none)."""
+    t: int = r.time_unix_nano or r.observed_time_unix_nano
+    return t
 
 
 def inspect_logs(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
+    """Inspect an ``ExportLogsServiceRequest`` and remove its refused log records in place.
+
+    Args:
+        req: The decoded request; mutated when a record is refused.
+        cutoff_ns: Unix nanoseconds; records timed earlier are too old (0: none is). A record
+            without any timestamp is never too old.
+        max_attrs: Attributes kept per attribute list when flattening.
+
+    Returns:
+        The counts; never raises for invalid data.
+    """
     res = Inspection(max_attributes=max_attrs)
     for rl in req.resource_logs:
         res.dropped_attributes += _excess(len(rl.resource.attributes), max_attrs)
@@ -139,6 +200,16 @@ _POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
 def inspect_metrics(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
+    """Inspect an ``ExportMetricsServiceRequest`` and remove its refused data points in place.
+
+    Args:
+        req: The decoded request; mutated when a data point is refused.
+        cutoff_ns: Unix nanoseconds; points whose ``time_unix_nano`` is earlier are too old (0: none is).
+        max_attrs: Attributes kept per attribute list when flattening.
+
+    Returns:
+        The counts; never raises for invalid data.
+    """
     res = Inspection(max_attributes=max_attrs)
     for rm in req.resource_metrics:
         res.dropped_attributes += _excess(len(rm.resource.attributes), max_attrs)

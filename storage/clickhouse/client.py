@@ -21,10 +21,12 @@ from storage.clickhouse.wire_schema import proto_text
 
 
 def is_embedded(dsn: str) -> bool:
+    """Whether ``dsn`` names embedded chDB (``chdb:`` scheme) rather than a ClickHouse server."""
     return dsn.startswith("chdb:")
 
 
 def _embedded_path(dsn: str) -> Path:
+    """The data directory of a ``chdb:///abs/path`` DSN."""
     return Path(urlparse(dsn).path)
 
 

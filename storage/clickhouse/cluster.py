@@ -18,12 +18,33 @@ _ALTER = re.compile(r"^(\s*ALTER TABLE [A-Za-z0-9_.`]+)", re.S)
 
 
 def quote_cluster(cluster: str) -> str:
+    """Quote ``cluster`` as a SQL string literal for ``ON CLUSTER``.
+
+    Raises:
+        ValueError: ``cluster`` is empty or holds characters other than letters, digits, ``_``,
+            ``.`` and ``-`` (so it can never break out of the literal).
+    """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster):
         raise ValueError(f"invalid cluster name {cluster!r}")
     return f"'{cluster}'"
 
 
 def on_cluster(sql: str, cluster: str) -> str:
+    """Rewrite one DDL statement for ``cluster`` (see the module docstring); pure text rewriting.
+
+    Only the first ``CREATE … IF NOT EXISTS`` or ``ALTER TABLE`` at the start of ``sql`` gets the
+    ``ON CLUSTER`` clause; other statements pass through with at most their engines rewritten.
+
+    Args:
+        sql: A single ClickHouse DDL statement.
+        cluster: The cluster name; '' returns ``sql`` unchanged.
+
+    Returns:
+        The rewritten statement.
+
+    Raises:
+        ValueError: ``cluster`` is not a valid cluster name (see :func:`quote_cluster`).
+    """
     if not cluster:
         return sql
     clause = f" ON CLUSTER {quote_cluster(cluster)}"

@@ -34,10 +34,12 @@ parts at once and cuts write amplification by about a third (measured, see READM
 
 
 def _ttl(expr: str, days: int) -> str:
+    """The ``TTL`` clause deleting rows ``days`` days after ``expr``; '' (keep forever) when ``days`` <= 0."""
     return f"TTL {expr} + toIntervalDay({days})" if days > 0 else ""
 
 
 def traces_table(days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS otel_traces``, keeping spans ``days`` days (<= 0: forever)."""
     return f"""
 CREATE TABLE IF NOT EXISTS otel_traces (
     {T.TIMESTAMP} DateTime64(9) CODEC(Delta, ZSTD(1)),
@@ -81,6 +83,11 @@ SETTINGS index_granularity = {TRACES_GRANULARITY}, ttl_only_drop_parts = 1, {MER
 
 
 def trace_id_ts_table(days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts`` (trace id → first/last span time).
+
+    Rows are kept ``days`` days (<= 0: forever), like the spans they index. ``Start``/``End`` are
+    32-bit ``DateTime`` (seconds), so they are only valid up to 2106-02-07.
+    """
     return f"""
 CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
     {B.TRACE_ID} String CODEC(ZSTD(1)),
@@ -109,6 +116,7 @@ GROUP BY TraceId
 
 
 def logs_table(days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS otel_logs``, keeping records ``days`` days (<= 0: forever)."""
     return f"""
 CREATE TABLE IF NOT EXISTS otel_logs (
     {L.TIMESTAMP} DateTime64(9) CODEC(Delta(8), ZSTD(1)),
@@ -222,6 +230,15 @@ METRIC_KINDS = {
 
 
 def metric_table(kind: str, days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS otel_metrics_<kind>``, keeping points ``days`` days (<= 0: forever).
+
+    Args:
+        kind: A key of :data:`METRIC_KINDS`; summaries have no exemplar columns.
+        days: Retention in days.
+
+    Raises:
+        KeyError: ``kind`` is not a key of :data:`METRIC_KINDS`.
+    """
     exemplars = "" if kind == "summary" else _EXEMPLARS
     return f"""
 CREATE TABLE IF NOT EXISTS otel_metrics_{kind} ({_METRIC_COMMON}{METRIC_KINDS[kind]}{exemplars}{_METRIC_INDEXES}
@@ -243,17 +260,28 @@ STAGING = {
 
 
 def staging_table(signal: Signal) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for ``signal``'s ``Null`` staging table (see :data:`STAGING`).
+
+    The columns mirror the wire schema's request message, so ``INSERT … FORMAT Protobuf`` of the raw
+    OTLP bytes parses into it; ``Null`` keeps nothing, the flattening views see every block.
+    """
     table, message = STAGING[signal]
     return f"CREATE TABLE IF NOT EXISTS {table} ({staging_columns(message)}) ENGINE = Null"
 
 
 def _service(rattrs: str) -> str:
+    """SQL for the ``service.name`` resource attribute ('' when absent) of the map ``rattrs``."""
     return f"{rattrs}['service.name']"
 
 
 def traces_mv(r: Redaction) -> str:
-    """Resource attributes are converted once per resource (not once per span) and the map is
-    repeated by the span ``ARRAY JOIN``; span, event and link attributes share one conversion."""
+    """``CREATE MATERIALIZED VIEW`` flattening ``vigil_ingest_traces`` into ``otel_traces``.
+
+    Resource attributes are converted once per resource (not once per span) and the map is
+    repeated by the span ``ARRAY JOIN``; span, event and link attributes share one conversion.
+    Attributes are redacted and limited by ``r`` (see ``redaction.py``); ``Duration`` is in nanoseconds
+    (0 when the end is not after the start).
+    """
     s = "s"
     st = f.te(s, "status")
     with_attrs, (span_attrs,), (event_attrs, link_attrs) = f.row_attrs(
@@ -304,6 +332,11 @@ ARRAY JOIN spans AS s
 
 
 def logs_mv(red: Redaction) -> str:
+    """``CREATE MATERIALIZED VIEW`` flattening ``vigil_ingest_logs`` into ``otel_logs``.
+
+    ``Timestamp`` is the record's time, or its observed time when the former is 0. Attributes and
+    the body are redacted (and attribute lists limited) by ``red``.
+    """
     r = "r"
     t, ot = f.te(r, "time_unix_nano"), f.te(r, "observed_time_unix_nano")
     return f"""
@@ -342,10 +375,12 @@ ARRAY JOIN {f.te('sl', 'log_records')} AS r
 
 
 def _number(dp: str) -> str:
+    """SQL ``Float64`` value of a number data point or exemplar tuple (``as_int`` or ``as_double``)."""
     return f"if({f.te(dp, 'value')} = 'as_int', toFloat64({f.te(dp, 'as_int')}), {f.te(dp, 'as_double')})"
 
 
 def _exemplar_columns(dp: str, r: Redaction) -> str:
+    """SELECT items (with a leading comma) for the ``Exemplars.*`` columns of data point ``dp``."""
     ex = f.te(dp, "exemplars")
     return f""",
     arrayMap(x -> {f.attrs_map(f.te('x', 'filtered_attributes'), r)}, {ex}) AS `Exemplars.FilteredAttributes`,
@@ -356,7 +391,11 @@ def _exemplar_columns(dp: str, r: Redaction) -> str:
 
 
 def _metric_kind_columns(kind: str, dp: str, data: str, r: Redaction) -> str:
-    g = lambda name: f.te(dp, name)  # noqa: E731
+    """SELECT items for the columns specific to metric ``kind`` (see :data:`METRIC_KINDS`)."""
+
+    def g(name: str) -> str:
+        return f.te(dp, name)
+
     temporality = f"{f.te(data, 'aggregation_temporality')} AS AggregationTemporality"
     if kind in ("gauge", "sum"):
         cols = f"{_number(dp)} AS Value,\n    {g('flags')} AS Flags"
@@ -383,6 +422,15 @@ def _metric_kind_columns(kind: str, dp: str, data: str, r: Redaction) -> str:
 
 
 def metrics_mv(kind: str, r: Redaction) -> str:
+    """``CREATE MATERIALIZED VIEW`` flattening ``kind`` metrics of ``vigil_ingest_metrics``.
+
+    One view per kind writes into ``otel_metrics_<kind>``; metrics of other kinds are filtered out.
+    Attributes are redacted and limited by ``r``.
+
+    Args:
+        kind: A key of :data:`METRIC_KINDS`.
+        r: The redaction rules compiled into the view.
+    """
     data = f.te("m", kind)
     return f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS vigil_ingest_metrics_{kind}_mv TO otel_metrics_{kind} AS

@@ -16,10 +16,12 @@ def te(expr: str, name: str) -> str:
 
 
 def _leaf(v: str, json: bool) -> str:
-    """String (or JSON) form of a scalar value, chosen by indexing with the oneof tag (the field
-    number: 1 string, 2 bool, 3 int, 4 double, 7 bytes; 0 = unset). Indexing keeps the expression
-    small: ClickHouse analyses an insert's materialized view on every INSERT, so expression size is
-    a per-batch fixed cost."""
+    """String (or JSON) form of a scalar value, chosen by indexing with the oneof tag.
+
+    The tag is the field number: 1 string, 2 bool, 3 int, 4 double, 7 bytes; 0 = unset. Indexing
+    keeps the expression small: ClickHouse analyses an insert's materialized view on every INSERT,
+    so expression size is a per-batch fixed cost.
+    """
     s = te(v, "string_value")
     b = f"base64Encode({te(v, 'bytes_value')})"
     empty = "'null'" if json else "''"
@@ -110,6 +112,7 @@ def row_attrs(
 
 
 def hex_id(expr: str) -> str:
+    """Lowercase hex of a ``bytes`` id expression ('' for an empty id), as the exporter stores ids."""
     return f"lower(hex({expr}))"
 
 

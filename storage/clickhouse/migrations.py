@@ -38,6 +38,7 @@ METRIC_KINDS = tuple(ddl.METRIC_KINDS)
 
 
 def _v1(r: Retention) -> list[str]:
+    """The ``otel_*`` tables (TTL from ``r``), the trace-id lookup view and the ``Null`` staging tables."""
     stmts = [
         ddl.traces_table(r.traces_days),
         ddl.trace_id_ts_table(r.traces_days),
@@ -54,10 +55,14 @@ DEDUP_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "otel_logs", *(f"otel_
 
 
 def _v2(r: Retention) -> list[str]:
-    """Insert deduplication on the tables the flattening views write: the ingest spool re-sends a chunk
-    with the same ``insert_deduplication_token`` after a crash between commit and bookkeeping."""
+    """Insert deduplication on the tables the flattening views write.
+
+    The ingest spool re-sends a chunk with the same ``insert_deduplication_token`` after a crash
+    between commit and bookkeeping; the last ``DEDUP_WINDOW`` inserts per table are remembered.
+    """
     setting = f"non_replicated_deduplication_window = {DEDUP_WINDOW}"
     return [f"ALTER TABLE {t} MODIFY SETTING {setting}" for t in DEDUP_TABLES]
+
 
 TRACES_BLOCK_MAX, TRACES_BLOCK_MIN = 16_384, 4_096
 ID_COLUMNS = ("TraceId", "SpanId", "ParentSpanId")
@@ -65,12 +70,14 @@ ID_BLOCK_MAX, ID_BLOCK_MIN = 65_536, 16_384
 
 
 def _v3(r: Retention) -> list[str]:
-    """Small compression blocks for ``otel_traces``: fetching one trace reads a granule of every column
-    in ~10 places; with the default 64 KiB–1 MiB blocks each read decompressed up to 1 MiB (24.7 MB per
-    trace fetch on 10 M spans). 4–16 KiB blocks cut trace-by-id and the trace searches by ~15–35 %.
-    The random hex id columns get 16–64 KiB blocks: 4–16 KiB blocks cost them ~45 % more bytes (the
-    other columns ~10 %), 64 KiB blocks ~5 %. Applies to new parts and to parts rewritten by merges
-    (measured, see README)."""
+    """Small compression blocks for ``otel_traces``.
+
+    Fetching one trace reads a granule of every column in ~10 places; with the default 64 KiB–1 MiB
+    blocks each read decompressed up to 1 MiB (24.7 MB per trace fetch on 10 M spans). 4–16 KiB
+    blocks cut trace-by-id and the trace searches by ~15–35 %. The random hex id columns get
+    16–64 KiB blocks: 4–16 KiB blocks cost them ~45 % more bytes (the other columns ~10 %), 64 KiB
+    blocks ~5 %. Applies to new parts and to parts rewritten by merges (measured, see README).
+    """
     small = f"max_compress_block_size = {TRACES_BLOCK_MAX}, min_compress_block_size = {TRACES_BLOCK_MIN}"
     big = f"max_compress_block_size = {ID_BLOCK_MAX}, min_compress_block_size = {ID_BLOCK_MIN}"
     return [f"ALTER TABLE otel_traces MODIFY SETTING {small}",
@@ -91,6 +98,11 @@ CREATE TABLE IF NOT EXISTS vigil_schema_migrations (
 
 
 def applied_versions(client: Client, cluster: str = "") -> set[int]:
+    """Create the migration ledger if missing and return the versions recorded in it.
+
+    Raises:
+        Exception: Whatever ``client`` raises when the store refuses or is unreachable.
+    """
     client.command(on_cluster(LEDGER, cluster))
     return {int(r[0]) for r in client.query("SELECT version FROM vigil_schema_migrations").result_rows}
 
@@ -98,9 +110,28 @@ def applied_versions(client: Client, cluster: str = "") -> set[int]:
 def migrate(
     client: Client, retention: Retention, redaction: Redaction | None = None, cluster: str = ""
 ) -> list[int]:
-    """Apply pending migrations in order, reconcile retention and the flattening views; return the
-    migration versions applied now. ``cluster`` names a ClickHouse cluster for ``ON CLUSTER`` DDL
-    and replicated engines (see ``storage.clickhouse.cluster``)."""
+    """Apply pending migrations in order, then reconcile retention and the flattening views.
+
+    Idempotent and safe to re-run after an interruption (every statement is ``IF NOT EXISTS`` or a
+    settings change; a version is recorded only after all its statements ran). Nothing serialises
+    concurrent callers: run it once, at start-up, before ingest starts.
+
+    Args:
+        client: A connected client, used by this thread only for the duration of the call.
+        retention: Days to keep each signal; used for new tables and reconciled on existing ones.
+        redaction: The redaction rules compiled into the flattening views; None uses the defaults.
+        cluster: A ClickHouse cluster name for ``ON CLUSTER`` DDL and replicated engines (see
+            ``storage.clickhouse.cluster``); '' for a single node or chDB.
+
+    Returns:
+        The migration versions applied by this call, ascending ([] when up to date).
+
+    Raises:
+        Exception: Whatever ``client`` raises for a failed statement or an unreachable store
+            (clickhouse-connect's ``DatabaseError``/``OperationalError``); versions recorded before
+            the failure stay applied.
+        ValueError: ``cluster`` is not a valid cluster name.
+    """
     done = applied_versions(client, cluster)
     applied = []
     for version, name, build in MIGRATIONS:

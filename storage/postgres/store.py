@@ -1,8 +1,10 @@
 """Vigil's own state in PostgreSQL: versioned migrations, instance metadata and the repositories.
 
-``PostgresMetadataStore`` implements :class:`contracts.metadata.MetadataStore`. It opens one psycopg connection per call (autocommit; cheap on a Unix socket,
-pooled by PostgreSQL itself). Migrations run in a transaction each and are recorded in
-``vigil_schema_migrations``; re-running is a no-op. Thread-safe: no shared connection.
+``PostgresMetadataStore`` implements :class:`contracts.metadata.MetadataStore`. It opens one
+psycopg connection per call (autocommit, 5 s connect timeout; cheap on a Unix socket). Migrations
+run in a transaction each and are recorded in ``vigil_schema_migrations``; re-running is a no-op.
+Thread-safe: no connection is shared. Calls raise ``psycopg.Error`` (``OperationalError`` when the
+server is unreachable).
 """
 
 from __future__ import annotations
@@ -111,10 +113,20 @@ class PostgresMetadataStore:
         return applied
 
     def instance_id(self) -> str:
+        """The instance's UUID as text, recorded by the first :meth:`migrate`; '' before that.
+
+        Raises:
+            psycopg.Error: The server is unreachable or ``vigil_instance`` does not exist yet.
+        """
         with self.connection() as conn:
             row = conn.execute("SELECT id FROM vigil_instance LIMIT 1").fetchone()
         return str(row[0]) if row else ""
 
     def ping(self) -> None:
+        """Check that the server answers a query (a fresh connection, 5 s connect timeout).
+
+        Raises:
+            psycopg.Error: The server is unreachable or refused the connection.
+        """
         with self.connection() as conn:
             conn.execute("SELECT 1")
