@@ -196,7 +196,6 @@ def inspect_logs(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspecti
     return res
 
 
-_POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
 def inspect_metrics(req: Any, cutoff_ns: int, max_attrs: int = 1 << 30) -> Inspection:
