@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from contracts.signals import ALL_SIGNALS
-from storage.clickhouse import ddl
+from storage.clickhouse import ddl, views
 from storage.clickhouse.cluster import on_cluster
 from storage.clickhouse.redaction import Redaction
 
@@ -156,9 +156,9 @@ CREATE TABLE IF NOT EXISTS vigil_view_versions (
 
 def view_statements(redaction: Redaction) -> dict[str, str]:
     """Name → CREATE MATERIALIZED VIEW statement of every flattening view."""
-    views = {"vigil_ingest_traces_mv": ddl.traces_mv(redaction), "vigil_ingest_logs_mv": ddl.logs_mv(redaction)}
-    views.update({f"vigil_ingest_metrics_{k}_mv": ddl.metrics_mv(k, redaction) for k in METRIC_KINDS})
-    return views
+    out = {"vigil_ingest_traces_mv": views.traces_mv(redaction), "vigil_ingest_logs_mv": views.logs_mv(redaction)}
+    out.update({f"vigil_ingest_metrics_{k}_mv": views.metrics_mv(k, redaction) for k in METRIC_KINDS})
+    return out
 
 
 def sync_views(client: Client, redaction: Redaction, cluster: str = "") -> list[str]:
