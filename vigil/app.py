@@ -93,8 +93,18 @@ class Vigil:
         return UvicornListener("api", app, api.host, api.port)
 
     def health(self) -> dict[str, Any]:
-        """The combined health of every running component, with the version."""
-        return {**self.runtime.health(), "version": __version__}
+        """The combined health of every running component, with the version.
+
+        With OTLP receivers, ``components.otlp`` says where to send data (the dashboard's empty state
+        shows it).
+        """
+        report = self.runtime.health()
+        cfg = self.cfg
+        if "otlp_http" in self.runtime.components:
+            host = display_host(cfg.host)
+            report["components"]["otlp"] = {"status": "ok", "http_endpoint": f"http://{host}:{cfg.otlp_http_port}",
+                                             "grpc_endpoint": f"http://{host}:{cfg.otlp_grpc_port}"}
+        return {**report, "version": __version__}
 
     # ------------------------------------------------------------------ lifecycle
     def _locked_dirs(self) -> list[Any]:
@@ -187,10 +197,15 @@ class Vigil:
                         "host can write telemetry. Set VIGIL_AUTH_TOKENS or bind to 127.0.0.1. !!!", cfg.host)
 
 
+def display_host(host: str) -> str:
+    """``host`` as a URL host a client on this machine can use (a wildcard bind shows 127.0.0.1)."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"[{host}]" if ":" in host else host
+
+
 def ready_message(cfg: Config) -> str:
     """What the user reads once every listener is bound: where to look, where to send, how to stop."""
-    host = "127.0.0.1" if cfg.host in ("0.0.0.0", "::") else cfg.host
-    shown = f"[{host}]" if ":" in host else host
+    shown = display_host(cfg.host)
     lines = [f"Vigil {__version__} is ready (role {cfg.role}).",
              f"  Dashboard:  http://{shown}:{cfg.port}/   (API docs: http://{shown}:{cfg.port}/schema)"]
     if cfg.role != "query":

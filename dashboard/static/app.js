@@ -1,5 +1,17 @@
 // Renders /api/services into the table (its `meta` says whether all acknowledged data was visible).
+// An empty store shows how to send data (the OTLP endpoint comes from /api/health).
 // Telemetry is attacker-controlled: only textContent is used.
+async function showEmptyState() {
+  const hint = document.getElementById("empty");
+  let endpoint = "http://" + location.hostname + ":4318";
+  try {
+    const health = await (await fetch("/api/health")).json();
+    endpoint = (health.components.otlp || {}).http_endpoint || endpoint;
+  } catch (e) { /* keep the default port */ }
+  hint.querySelector("code").textContent = "export OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint;
+  hint.hidden = false;
+}
+
 async function load() {
   const body = document.getElementById("services");
   const resp = await fetch("/api/services?range=1h");
@@ -13,6 +25,11 @@ async function load() {
       tr.appendChild(td);
     }
     body.appendChild(tr);
+  }
+  if (data.services.length === 0) {
+    await showEmptyState();
+  } else {
+    document.getElementById("empty").hidden = true;
   }
 }
 load();

@@ -123,3 +123,15 @@ def test_sigterm_during_migrate_stops_the_embedded_postgres(tmp_path: Path) -> N
         time.sleep(0.1)
     alive = psutil.pid_exists(postmaster) and psutil.Process(postmaster).status() != psutil.STATUS_ZOMBIE
     assert not alive, "the embedded PostgreSQL was left running"
+
+
+def test_empty_store_dashboard_says_how_to_send_data(running: VigilProcess) -> None:
+    import httpx
+
+    health = httpx.get(f"{running.api}/api/health", timeout=5).json()
+    assert health["components"]["otlp"]["http_endpoint"] == f"http://127.0.0.1:{running.http_port}"
+    page = httpx.get(f"{running.api}/", timeout=5)
+    assert page.status_code == 200 and 'id="empty"' in page.text and "OTEL_SERVICE_NAME" in page.text
+    script = httpx.get(f"{running.api}/app.js", timeout=5).text
+    assert "/api/health" in script and "OTEL_EXPORTER_OTLP_ENDPOINT=" in script and "innerHTML" not in script
+    assert httpx.get(f"{running.api}/api/services", params={"range": "1h"}, timeout=5).json()["services"] == []
