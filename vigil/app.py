@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from dashboard.router import static_router
@@ -107,7 +108,7 @@ class Vigil:
         return {**report, "version": __version__}
 
     # ------------------------------------------------------------------ lifecycle
-    def _locked_dirs(self) -> list[Any]:
+    def _locked_dirs(self) -> list[Path]:
         dirs = [self.cfg.data_path]
         if self.cfg.role != "query" and self.cfg.spool_dir:
             dirs.append(self.cfg.spool_path)
@@ -135,6 +136,7 @@ class Vigil:
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
+            # not on Windows' loop, nor off the main thread (tests drive run() there): then the caller stops us
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
 
@@ -144,8 +146,10 @@ class Vigil:
         self._install_signals()
         self.preflight(listeners=False)
         try:
-            for component in (MetadataComponent(self.cfg.metadata, __version__),
-                              ColumnarComponent(self.cfg.columnar, self.cfg.part_guard)):
+            builders = self.builders()
+            for name in ("metadata", "columnar"):
+                component = builders[name]({})
+                assert isinstance(component, MetadataComponent | ColumnarComponent)
                 opened = asyncio.create_task(asyncio.to_thread(component.open))
                 stop = asyncio.create_task(self._stop.wait())
                 await asyncio.wait([opened, stop], return_when=asyncio.FIRST_COMPLETED)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +33,7 @@ MAX_RETENTION_DAYS = 3650  # ClickHouse TTL arithmetic on DateTime overflows in 
 MIB = 1024 * 1024
 ROLES = ("all", "receiver", "query")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_NUMBER = re.compile(r"^-?\d+(\.\d*)?$")
 DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s"})
 
 
@@ -222,25 +224,28 @@ def _problems(cfg: Config) -> list[str]:
 
 
 def coerce(name: str, raw: Any) -> Any:
-    """Convert ``raw`` (from YAML, env or a flag) to setting ``name``'s type; raises ValueError saying why."""
+    """Convert ``raw`` (from YAML, env or a flag) to setting ``name``'s type; raises ValueError saying why.
+
+    Duration settings take a plain number in their unit (``_ms``: milliseconds, ``_s``: seconds) or a
+    Prometheus duration (``500ms``, ``1h30m``).
+    """
     kind = type(getattr(DEFAULTS, name))
     if kind is bool:
         return _boolean(raw)
-    if name in DURATION_FIELDS and isinstance(raw, str):
+    if name in DURATION_FIELDS and isinstance(raw, str) and not _NUMBER.match(raw.strip()):
         try:
-            ms = parse_duration_ms(raw) if not raw.strip().lstrip("-").replace(".", "", 1).isdigit() else None
+            ms = parse_duration_ms(raw)
         except DurationError as exc:
             raise ValueError(str(exc)) from exc
-        if ms is not None:
-            return ms / 1000 if kind is float else ms
+        return ms / 1000 if kind is float else ms
     if kind is int:
         return _integer(raw)
     if kind is float:
         if isinstance(raw, bool):
-            raise ValueError(f"{raw!r}: expected a number")
+            raise ValueError("expected a number")
         return float(raw)
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-        raise ValueError(f"{raw!r}: expected text")
+        raise ValueError("expected text")
     return str(raw)
 
 
@@ -249,20 +254,20 @@ def _boolean(raw: Any) -> bool:
         return raw
     text = str(raw).strip().lower()
     if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(f"{raw!r}: expected true/false")
+        raise ValueError("expected true/false")
     return text in ("1", "true", "yes", "on")
 
 
 def _integer(raw: Any) -> int:
     if isinstance(raw, bool | float):
-        raise ValueError(f"{raw!r}: expected a whole number")
+        raise ValueError("expected a whole number")
     if isinstance(raw, int):
         return raw
     text = str(raw).strip()
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{raw!r}: expected a whole number") from None
+        raise ValueError("expected a whole number") from None
 
 
 def load(
@@ -280,14 +285,14 @@ def load(
     problems: list[str] = []
     if yaml_path:
         for name, (raw, where) in read_config_file(yaml_path, set(SETTINGS), problems).items():
-            _take(values, problems, name, raw, where)
+            _take(values, problems, name, raw, f"{where}: {name}: {raw!r}")
     for name in SETTINGS:
         key = f"VIGIL_{name.upper()}"
         if env.get(key, "") != "":
-            _take(values, problems, name, env[key], key)
+            _take(values, problems, name, env[key], f"{key}: {name}={env[key]!r}")
     for name, raw in (overrides or {}).items():
         if raw is not None:
-            _take(values, problems, name, raw, "--" + name.replace("_", "-"))
+            _take(values, problems, name, raw, f"--{name.replace('_', '-')}: {name}={raw!r}")
     cfg = dataclasses.replace(DEFAULTS, **values)
     problems += _problems(cfg)
     if problems:
@@ -295,9 +300,9 @@ def load(
     return cfg
 
 
-def _take(values: dict[str, Any], problems: list[str], name: str, raw: Any, where: str) -> None:
+def _take(values: dict[str, Any], problems: list[str], name: str, raw: Any, label: str) -> None:
+    """Coerce one value into ``values``, or add ``"<label>: <why>"`` to ``problems``."""
     try:
         values[name] = coerce(name, raw)
     except (TypeError, ValueError) as exc:
-        problems.append(f"{where}: {name}={raw!r}: {exc}" if where.startswith("VIGIL_") or where.startswith("--")
-                        else f"{where}: {name}: {exc}")
+        problems.append(f"{label}: {exc}")

@@ -63,7 +63,7 @@ class UvicornListener:
         """Stop accepting, let requests under way finish (at most ``timeout`` s)."""
         self._server.should_exit = True
         if self._task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, Exception):
+            with contextlib.suppress(Exception):  # a timeout, or the server's own failure (reported by run)
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
 
     def health(self) -> None:
@@ -133,9 +133,6 @@ class SpoolComponent:
             "spool_backlog_bytes": s.backlog_bytes_now, "spool_failures": s.spool_failures,
             "dead_letters": s.dead_letters,
         })
-        backlog = getattr(self.writer, "backlog", None)
-        if backlog is not None:
-            report["signals"] = {name: {"ingest_backlog_records": b.records,
-                                        "ingest_lag_seconds": round(b.lag_seconds, 3)}
-                                 for name, b in backlog().items()}
+        report["signals"] = {name: {"ingest_backlog_records": b.records, "ingest_lag_seconds": round(b.lag_seconds, 3)}
+                             for name, b in self.writer.backlog().items()}
         return report

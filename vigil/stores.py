@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
+from contracts.health import timed_check
 from contracts.reader import TelemetryReader
 from storage.clickhouse.client import connect, is_embedded
 from storage.clickhouse.guarded import ColumnarStore, open_columnar
@@ -25,16 +24,6 @@ from storage.spool.sink import ChunkSink
 from vigil.sections import ColumnarConfig, MetadataConfig, PartGuardConfig
 
 log = logging.getLogger("vigil")
-
-def timed_check(check: Callable[[], None]) -> dict[str, Any]:
-    """Run ``check``; ``{status: ok, latency_ms}`` or ``{status: error, error}``."""
-    started = time.monotonic()
-    try:
-        check()
-    except Exception as exc:  # noqa: BLE001 - health reports every failure
-        return {"status": "error", "error": str(exc)[:300]}
-    return {"status": "ok", "latency_ms": round((time.monotonic() - started) * 1000, 2)}
-
 
 class MetadataComponent:
     """Vigil's PostgreSQL state: the external server at ``url`` or an embedded one under ``<data>/pg``."""

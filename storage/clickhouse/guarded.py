@@ -21,7 +21,6 @@ each flattener thread its own inserter and handle.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +28,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from contracts.errors import StoreUnavailable
+from contracts.health import timed_check
 from contracts.signals import Signal
 from storage.clickhouse.client import connect, is_embedded, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter, error_code
@@ -156,7 +156,7 @@ class ColumnarStore:
 
         ``status`` is ``error`` while the disk is (nearly) full or a damaged part is hidden.
         """
-        report = _timed(self.reader.ping)
+        report = timed_check(self.reader.ping)
         report["backend"] = self.backend
         if report["status"] == "ok":
             report.update(self._disk_health())
@@ -207,11 +207,3 @@ def open_columnar(dsn: str, part_check_free_bytes: int, cluster: str = "") -> Co
     return ColumnarStore(lambda: connect(dsn), lambda message: protobuf_settings(dsn, message), guard,
                          "chdb" if embedded else "clickhouse")
 
-
-def _timed(check: Callable[[], None]) -> dict[str, Any]:
-    started = time.monotonic()
-    try:
-        check()
-    except Exception as exc:  # noqa: BLE001 - health reports every failure
-        return {"status": "error", "error": str(exc)[:300]}
-    return {"status": "ok", "latency_ms": round((time.monotonic() - started) * 1000, 2)}

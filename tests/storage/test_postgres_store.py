@@ -110,11 +110,16 @@ def test_settings_repository_round_trips_json(store: PostgresMetadataStore) -> N
     assert PostgresMetadataStore(store.url).settings.get("ui") == {"theme": "light"}
 
 
-def test_postgres_and_in_memory_stores_agree() -> None:
-    """The in-memory double behaves like the real repository for the same calls."""
+def test_postgres_and_in_memory_stores_agree(store: PostgresMetadataStore) -> None:
+    """The in-memory double answers the same calls as the real store the same way."""
     from contracts.metadata import InMemoryMetadataStore
 
     mem = InMemoryMetadataStore()
-    assert mem.migrate("0.1.0") == [1] and mem.migrate("0.1.0") == []
-    mem.settings.put("k", [1, {"a": None}])
-    assert mem.settings.get("k") == [1, {"a": None}] and mem.instance_id()
+    for impl in (store, mem):
+        assert impl.migrate("0.1.0") != [] and impl.migrate("0.1.0") == []
+        assert impl.settings.get("k") is None
+        impl.settings.put("k", [1, {"a": None, "b": 2.5}])
+        impl.settings.put("k", {"replaced": True})
+        impl.ping()
+    assert store.settings.get("k") == mem.settings.get("k") == {"replaced": True}
+    assert store.instance_id() and mem.instance_id()
