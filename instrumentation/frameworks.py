@@ -6,6 +6,7 @@
   middleware) a span-details extractor that names spans ``GET /orders/{order_id}`` and sets
   ``http.route`` to the **route template**, as the HTTP semantic conventions require — Litestar's
   default puts the raw path there, which splits one endpoint into one series per id.
+* :func:`record_exception` is a Litestar ``after_exception`` hook recording unhandled errors on the span.
 * :func:`instrument_httpx` traces outgoing httpx calls (CLIENT spans) and injects ``traceparent``.
 * :func:`instrument_psycopg` traces psycopg 3 queries (CLIENT spans with ``db.*`` attributes).
 
@@ -14,10 +15,13 @@ Each takes optional providers; by default the global ones (see :func:`instrument
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
+
+_PARAM_TYPE = re.compile(r"\{(\w+):[^}]*\}")
 
 if TYPE_CHECKING:
     from litestar.plugins.opentelemetry import OpenTelemetryConfig
@@ -33,16 +37,39 @@ def instrument_asgi(app: Any, *, tracer_provider: TracerProvider | None = None,
                                    meter_provider=meter_provider, exclude_spans=["receive", "send"])
 
 
+def _route_template(scope: Scope) -> str | None:
+    """The matched route's template, asking Litestar's (cached) router when it has not routed yet."""
+    if template := scope.get("path_template"):
+        return str(template)
+    router = getattr(scope.get("litestar_app") or scope.get("app"), "asgi_router", None)
+    if router is None:
+        return None
+    path = str(scope.get("path") or "/")
+    if root := scope.get("root_path"):
+        path = path.split(str(root), maxsplit=1)[-1]
+    path = "/" + path.strip("/")
+    try:
+        *_, template = router.handle_routing(path=path, method=scope.get("method"))
+    except Exception:  # noqa: BLE001 - no route (404/405): the span gets no http.route
+        return None
+    return str(template)
+
+
 def route_span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
     """Span name and attributes for a Litestar request: ``"{METHOD} {route template}"`` and ``http.route``.
 
-    Litestar sets ``scope["path_template"]`` once it has routed the request (its middleware runs after
-    routing), so the template is known here; without one the path is used.
+    Litestar's OpenTelemetry middleware runs before routing, so the template comes from the app's
+    router (the same cached lookup Litestar makes next). Litestar's parameter types are dropped
+    (``/orders/{order_id:int}`` → ``/orders/{order_id}``). A request no route matches gets the
+    method alone as its name and no ``http.route``, as the HTTP semantic conventions say — raw paths
+    would make one series per id.
     """
-    template = str(scope.get("path_template") or scope.get("path") or "").strip()
     method = str(scope.get("method") or "").strip()
-    name = f"{method} {template}" if method else template
-    return name, {"http.route": template}
+    template = _route_template(scope)
+    if template is None:
+        return method or str(scope.get("type", "request")), {}
+    template = _PARAM_TYPE.sub(r"{\1}", template)
+    return (f"{method} {template}" if method else template), {"http.route": template}
 
 
 def litestar_otel_config(*, tracer_provider: TracerProvider | None = None,
@@ -58,6 +85,24 @@ def litestar_otel_config(*, tracer_provider: TracerProvider | None = None,
     return OpenTelemetryConfig(tracer_provider=tracer_provider, meter_provider=meter_provider,
                                scope_span_details_extractor=route_span_details, exclude=exclude,
                                exclude_spans=["receive", "send"])
+
+
+async def record_exception(exc: Exception, scope: Scope) -> None:
+    """Litestar ``after_exception`` hook: put an unhandled error on the request's server span.
+
+    Litestar turns handler exceptions into responses *inside* the OpenTelemetry middleware, so the
+    middleware never sees them; this hook adds the ``exception`` event (type, message, stack trace)
+    and sets the span status to ERROR — except for client errors (``HTTPException`` below 500).
+    """
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    status = getattr(exc, "status_code", 500)
+    if isinstance(status, int) and status < 500:
+        return
+    span = trace.get_current_span()
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
 def instrument_httpx(*, tracer_provider: TracerProvider | None = None) -> None:
