@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.demo_fixture import DemoData, drop_database, run_demo
 from tests.vigil_process import VigilProcess, stop_leftover_servers
 
 EXTERNAL_PG_ADMIN = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -62,3 +63,16 @@ def vigil(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture
 def fresh_data_dir(tmp_path: Path) -> Path:
     return tmp_path / "vigil-data"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoData]:
+    """The demo shop, run once against its own real Vigil (see tests/demo_fixture.py)."""
+    env = {**LONG_RETENTION, "VIGIL_HOST_METRICS_INTERVAL_S": "1s"}
+    data, server, db_name = run_demo(tmp_path_factory.mktemp("demo"), env)
+    yield data
+    data.vigil.stop()
+    if server is not None:
+        server.cleanup()
+    if db_name:
+        drop_database(db_name)

@@ -52,6 +52,7 @@ class Shop:
     rum_src: str = ""
     metric_interval_s: float = 5.0
     otlp_headers: str = ""
+    new_sessions: bool = False  # start each service in its own session (Ctrl-C reaches only the caller)
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -97,7 +98,8 @@ class Shop:
             for name in (*BACKENDS, "frontend"):
                 with open(self.log_dir / f"{name}.log", "ab") as log:
                     self.procs[name] = subprocess.Popen(self._argv(name), stdout=log, stderr=subprocess.STDOUT,
-                                                        env=env, stdin=subprocess.DEVNULL)
+                                                        env=env, stdin=subprocess.DEVNULL,
+                                                        start_new_session=self.new_sessions)
             deadline = time.monotonic() + timeout_s
             for name, proc in self.procs.items():
                 self._wait_ready(name, proc, deadline)
