@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
+from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 
 from contracts.freshness import IngestProgress
@@ -46,6 +47,7 @@ def build_app(
     progress: IngestProgress | None = None,
     read_after_write_timeout_s: float = 0.0,
     dashboard: Router | None = None,
+    plugins: Sequence[PluginProtocol] = (),
 ) -> Litestar:
     """The query API over ``reader``.
 
@@ -60,6 +62,7 @@ def build_app(
             what was acknowledged before it, and reports the rest (None: a query-only process).
         read_after_write_timeout_s: The longest wait per read (0: report without waiting).
         dashboard: The dashboard's router (``dashboard.router.static_router()``), mounted last.
+        plugins: More Litestar plugins, e.g. OpenTelemetry tracing of the API (the composition root's).
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
     routes: list[ControllerRouterHandler] = [*CONTROLLERS, prometheus_metrics, assets_router()]
@@ -75,6 +78,7 @@ def build_app(
             "freshness": _value(freshness),
         },
         openapi_config=openapi_config(),
+        plugins=list(plugins),
         exception_handlers=EXCEPTION_HANDLERS,
         debug=False,
         logging_config=None,  # the process's logging is the composition root's (one format, no takeover)

@@ -24,11 +24,12 @@ from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
 from vigil import __version__
-from vigil.config import Config
+from vigil.config import Config, display_host
 from vigil.listeners import GrpcListener, SpoolComponent, UvicornListener
-from vigil.modules import Builder, Component, Runtime
+from vigil.modules import Builder, Component, Runtime, switched_off
 from vigil.preflight import InstanceLock, StartupConflict, busy_ports
 from vigil.selfmetrics import SelfMetrics
+from vigil.selftelemetry import FlushingApi, SelfTelemetry, api_plugins, untraced
 from vigil.stores import ColumnarComponent, MetadataComponent
 
 log = logging.getLogger("vigil")
@@ -43,7 +44,7 @@ class Vigil:
         """Configure; nothing is opened before :meth:`run` or :meth:`migrate`."""
         self.cfg = cfg
         self.selfmetrics = SelfMetrics()
-        self.runtime = Runtime(cfg.role, self.builders())
+        self.runtime = Runtime(cfg.role, self.builders(), switched_off(cfg))
         self._lock = InstanceLock(self._locked_dirs())
         self._stop = asyncio.Event()
 
@@ -52,6 +53,7 @@ class Vigil:
         """How each module of :data:`vigil.modules.MODULES` is made from the components before it."""
         cfg = self.cfg
         return {
+            "self_telemetry": lambda _: SelfTelemetry(cfg.self_telemetry_section, __version__),
             "metadata": lambda _: MetadataComponent(cfg.metadata, __version__),
             "columnar": lambda _: ColumnarComponent(cfg.columnar, cfg.part_guard),
             "ingest": lambda c: SpoolComponent(cfg.spool, _get(c, "columnar", ColumnarComponent), self.selfmetrics),
@@ -90,8 +92,11 @@ class Vigil:
         # processes acknowledged, and cannot know what they still hold (the API then says so).
         progress = spool.writer if isinstance(spool, SpoolComponent) and self.cfg.role == "all" else None
         app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, progress=progress,
-                        read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router())
-        return UvicornListener("api", app, api.host, api.port)
+                        read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router(),
+                        plugins=api_plugins(built))
+        listener = UvicornListener("api", app, api.host, api.port)
+        telemetry = built.get("self_telemetry")
+        return FlushingApi(listener, telemetry) if isinstance(telemetry, SelfTelemetry) else listener
 
     def health(self) -> dict[str, Any]:
         """The combined health of every running component, with the version.
@@ -99,7 +104,7 @@ class Vigil:
         With OTLP receivers, ``components.otlp`` says where to send data (the dashboard's empty state
         shows it).
         """
-        report = self.runtime.health()
+        report = untraced(self.runtime.health)  # a health probe leaves no trace, not even its store pings
         cfg = self.cfg
         if "otlp_http" in self.runtime.components:
             host = display_host(cfg.host)
@@ -199,12 +204,6 @@ class Vigil:
         if cfg.role != "query" and cfg.host not in LOCAL_HOSTS and not (cfg.auth_tokens or cfg.auth_tokens_file):
             log.warning("!!! OTLP ingest is listening on %s WITHOUT authentication: anyone who can reach this "
                         "host can write telemetry. Set VIGIL_AUTH_TOKENS or bind to 127.0.0.1. !!!", cfg.host)
-
-
-def display_host(host: str) -> str:
-    """``host`` as a URL host a client on this machine can use (a wildcard bind shows 127.0.0.1)."""
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    return f"[{host}]" if ":" in host else host
 
 
 def ready_message(cfg: Config) -> str:

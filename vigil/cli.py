@@ -1,7 +1,8 @@
 """``vigil`` command line: ``serve``, ``migrate``, ``--version``.
 
-Every setting of :class:`vigil.config.Config` is a flag of both commands (``--otlp-http-port``); flags
-override ``VIGIL_*`` env vars, which override the ``--config`` YAML file. ``--help`` lists each with its
+Every setting of :class:`vigil.config.Config` is a flag of both commands (``--otlp-http-port``); a
+boolean one also stands alone (``--self-telemetry``) and has a ``--no-`` form (``--no-host-metrics``);
+flags override ``VIGIL_*`` env vars, which override the ``--config`` YAML file. ``--help`` lists each with its
 help text, env var and default.
 
 Exit codes: 0 success (also a clean stop on SIGTERM/SIGINT); 1 runtime failure (a store or listener
@@ -44,8 +45,15 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG)
         s.add_argument("--config", metavar="FILE", help="YAML file whose keys are the setting names below")
         for f in fields(Config):
-            s.add_argument("--" + f.name.replace("_", "-"), dest=f.name, metavar=METAVARS.get(str(f.type), "VALUE"),
-                           help=_flag_help(f.name, f.metadata["help"]))
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(getattr(DEFAULTS, f.name), bool):  # --spool-fsync, --spool-fsync off, --no-spool-fsync
+                s.add_argument(flag, dest=f.name, metavar="BOOL", nargs="?", const="true",
+                               help=_flag_help(f.name, f.metadata["help"]))
+                s.add_argument("--no-" + flag[2:], dest=f.name, action="store_const", const="false",
+                               help=f"same as {flag} false")
+            else:
+                s.add_argument(flag, dest=f.name, metavar=METAVARS.get(str(f.type), "VALUE"),
+                               help=_flag_help(f.name, f.metadata["help"]))
     return p
 
 

@@ -25,6 +25,7 @@ from vigil.sections import (
     MetadataConfig,
     PartGuardConfig,
     ReceiverConfig,
+    SelfTelemetryConfig,
     SpoolConfig,
 )
 from vigil.yamlconfig import read_config_file
@@ -87,6 +88,9 @@ class Config:
     redaction_file: str = _s("", "YAML redaction rules (empty = built-in defaults)", "columnar")
     shutdown_timeout_s: float = _s(10.0, "SIGTERM drain budget (seconds or e.g. 10s)", "server")
     log_level: str = _s("INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL", "server")
+    self_telemetry: bool = _s(False, "trace Vigil's own query API and PostgreSQL calls as service.name=vigil, "
+                              "sent to its own OTLP/HTTP port (or where OTEL_EXPORTER_OTLP_*ENDPOINT says)",
+                              "self_telemetry")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -147,6 +151,16 @@ class Config:
         """The query API's section."""
         return ApiConfig(self.host, self.port, self.read_after_write_timeout_ms / 1000)
 
+    @property
+    def own_otlp_endpoint(self) -> str:
+        """This process's OTLP/HTTP base URL as a local client reaches it (a wildcard bind is 127.0.0.1)."""
+        return f"http://{display_host(self.host)}:{self.otlp_http_port}"
+
+    @property
+    def self_telemetry_section(self) -> SelfTelemetryConfig:
+        """Vigil's traces of itself."""
+        return SelfTelemetryConfig(self.own_otlp_endpoint, self.auth_tokens, self.auth_tokens_file)
+
     def validate(self) -> Config:
         """Return self, or raise :class:`ConfigError` listing every problem."""
         problems = _problems(self)
@@ -156,6 +170,12 @@ class Config:
 
 
 SETTINGS = {f.name: f for f in fields(Config)}
+
+
+def display_host(host: str) -> str:
+    """``host`` as a URL host a client on this machine can use (a wildcard bind shows 127.0.0.1)."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"[{host}]" if ":" in host else host
 DEFAULTS = Config()
 
 

@@ -6,6 +6,9 @@ dependency order (dependencies first). :class:`Runtime` builds and starts a role
 order — stores in a worker thread, listeners on the loop — stops them in reverse order, and combines
 their health. Health: every component that reports one appears under its name; the whole is ``ok``
 only when each is.
+
+A module with a ``setting`` runs only when that boolean setting is on (the caller passes the modules
+switched off); ``after`` orders a module after others *when they run*, without needing them.
 """
 
 from __future__ import annotations
@@ -44,40 +47,53 @@ class Module:
     name: str
     deps: tuple[str, ...] = ()
     doc: str = ""
+    after: tuple[str, ...] = ()  # started after these when the role runs them (not needed)
+    setting: str = ""  # the boolean setting that turns the module on ("" = always runs)
 
 
 MODULES: dict[str, Module] = {m.name: m for m in (
-    Module("metadata", (), "Vigil's own state in PostgreSQL (embedded or external), migrated at start"),
+    Module("self_telemetry", (), "Vigil's own traces (query API, PostgreSQL calls) over OTLP as service vigil",
+           setting="self_telemetry"),
+    # after the OTLP/HTTP receiver: the migrations' spans (self_telemetry) then have somewhere to go
+    Module("metadata", (), "Vigil's own state in PostgreSQL (embedded or external), migrated at start",
+           after=("self_telemetry", "otlp_http")),
     Module("columnar", (), "chDB / ClickHouse: schema migrations, reader, chunk sinks, part guard"),
     Module("ingest", ("columnar",), "the ingest spool: durable acknowledgement, flattening into columnar"),
     Module("otlp_grpc", ("ingest",), "OTLP/gRPC receiver"),
     Module("otlp_http", ("ingest",), "OTLP/HTTP receiver"),
-    Module("api", ("columnar", "metadata"), "query API, /metrics, health, dashboard (+ freshness from ingest)"),
+    Module("api", ("columnar", "metadata"), "query API, /metrics, health, dashboard (+ freshness from ingest, "
+           "tracing from self_telemetry)", after=("ingest", "self_telemetry")),
 )}
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "all": ("metadata", "columnar", "ingest", "otlp_grpc", "otlp_http", "api"),
-    "receiver": ("metadata", "columnar", "ingest", "otlp_grpc", "otlp_http", "api"),
-    "query": ("metadata", "columnar", "api"),
+    "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "api"),
+    "receiver": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "api"),
+    "query": ("self_telemetry", "metadata", "columnar", "api"),
     # "alerts": ("metadata", "columnar", "alerts") — the alert evaluator's role, with the alerting issue
 }
 
 
-def start_order(role: str) -> list[str]:
-    """The role's modules, every dependency before its dependents (ties in map order).
+def switched_off(settings: object) -> frozenset[str]:
+    """The modules whose ``setting`` is off on ``settings`` (a :class:`vigil.config.Config`)."""
+    return frozenset(m.name for m in MODULES.values() if m.setting and not getattr(settings, m.setting))
 
-    Raises ValueError for an unknown role or a dependency the role does not run.
+
+def start_order(role: str, off: frozenset[str] = frozenset()) -> list[str]:
+    """The role's modules except those ``off``, dependencies (and ``after``) first (ties in map order).
+
+    Raises ValueError for an unknown role or a dependency the role does not run (or is switched off).
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    wanted = ROLES[role]
+    wanted = [n for n in ROLES[role] if n not in off]
     for name in wanted:
         missing = [d for d in MODULES[name].deps if d not in wanted]
         if missing:
             raise ValueError(f"role {role}: module {name} needs {', '.join(missing)}")
+    before = {n: [d for d in (*MODULES[n].deps, *MODULES[n].after) if d in wanted] for n in wanted}
     order: list[str] = []
     while len(order) < len(wanted):
-        ready = [n for n in wanted if n not in order and all(d in order for d in MODULES[n].deps)]
+        ready = [n for n in wanted if n not in order and all(d in order for d in before[n])]
         if not ready:
             raise ValueError(f"role {role}: dependency cycle among {sorted(set(wanted) - set(order))}")
         order.append(ready[0])
@@ -90,9 +106,12 @@ Builder = Callable[[dict[str, Component]], Component]
 class Runtime:
     """Builds, starts, stops and reports on one role's components."""
 
-    def __init__(self, role: str, builders: dict[str, Builder]) -> None:
-        """``builders[name](started)`` makes module ``name`` from the components built before it."""
-        self.order = start_order(role)
+    def __init__(self, role: str, builders: dict[str, Builder], off: frozenset[str] = frozenset()) -> None:
+        """``builders[name](started)`` makes module ``name`` from the components built before it.
+
+        Modules in ``off`` (see :func:`switched_off`) are not built.
+        """
+        self.order = start_order(role, off)
         self._builders = builders
         self.components: dict[str, Component] = {}
 

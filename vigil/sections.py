@@ -71,3 +71,17 @@ class ApiConfig:
     host: str
     port: int
     read_after_write_timeout_s: float
+
+
+@dataclass(frozen=True)
+class SelfTelemetryConfig:
+    """Vigil's traces of itself; ``endpoint`` is this process's own OTLP/HTTP base URL.
+
+    Spans go there, with the first ingest token as bearer, unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` names another backend (then every ``OTEL_*`` variable applies).
+    """
+
+    endpoint: str
+    auth_tokens: str
+    auth_tokens_file: str
+
