@@ -139,6 +139,7 @@ def _metric(name: str, label: str, services: tuple[str, ...]) -> Callable[[Vigil
         missing = [s for s in services if s not in metric["service_names"]]
         return Finding(label, not missing, f"{name} from {metric['service_names']}")
 
+    check.__name__ = check.__qualname__ = label.replace(" ", "_")
     return check
 
 

@@ -64,7 +64,9 @@ def test_traces_metrics_and_trace_linked_logs_reach_vigil(demo: DemoData, protoc
         ids = _run_app(service, protocol, f"http://{vigil.otlp_grpc}")
     else:  # the standard environment variables only
         ids = _run_app(service, protocol, "", {"OTEL_EXPORTER_OTLP_ENDPOINT": vigil.otlp_http})
-    assert ids["carrier"]["traceparent"] == f"00-{ids['trace_id']}-{ids['span_id']}-01"
+    version, trace_id, span_id, flags = ids["carrier"]["traceparent"].split("-")
+    assert (version, trace_id, span_id) == ("00", ids["trace_id"], ids["span_id"])
+    assert int(flags, 16) & 0x01, "sampled"  # the SDK also sets W3C level 2's random-trace-id bit (0x02)
 
     spans = httpx.get(f"{vigil.api}/api/traces/{ids['trace_id']}", timeout=10).json()["spans"]
     assert [(s["name"], s["service_name"]) for s in spans] == [("work", service)]
@@ -72,7 +74,7 @@ def test_traces_metrics_and_trace_linked_logs_reach_vigil(demo: DemoData, protoc
 
     logs = _poll(f"{vigil.api}/api/logs/", {"service": service, "range": "1h"}, "logs")
     assert [(r["body"], r["severity_text"], r["trace_id"], r["span_id"]) for r in logs] == [
-        ("inside the span", "WARNING", ids["trace_id"], ids["span_id"])]
+        ("inside the span", "WARN", ids["trace_id"], ids["span_id"])]
 
     points = _poll(f"{vigil.api}/api/metrics/points", {"name": "app.jobs", "service": service, "range": "1h"},
                    "points")

@@ -101,7 +101,8 @@ def test_payment_errors_carry_exception_events_and_error_logs(api: VigilApi, dem
         assert len(events) == 1
         attrs = events[0]["attributes"]
         assert attrs["exception.type"].endswith("PaymentGatewayError")
-        assert re.fullmatch(r"gateway declined transaction txn_\d{9} for order \d+: code \d+", attrs["exception.message"])
+        message = attrs["exception.message"]
+        assert re.fullmatch(r"gateway declined transaction txn_\d{9} for order \d+: code \d+", message)
         assert "instrumentation/demo/backends.py" in attrs["exception.stacktrace"]
         assert "in call_gateway" in attrs["exception.stacktrace"]
         logs = api.get("/api/logs/", trace_id=charge["trace_id"], severity_min="error", service="payments")["logs"]
