@@ -1,4 +1,7 @@
-"""``vigil`` command line: ``serve``, ``migrate``, ``--version``.
+"""``vigil`` command line: ``serve``, ``migrate``, ``agent``, ``demo``, ``--version``.
+
+``agent`` (host metrics over OTLP, :mod:`vigil.agentcmd`) and ``demo`` (:mod:`vigil.demo`) are
+client-side commands with their own flags; they read no server configuration.
 
 Every setting of :class:`vigil.config.Config` is a flag of both commands (``--otlp-http-port``); a
 boolean one also stands alone (``--self-telemetry``) and has a ``--no-`` form (``--no-host-metrics``);
@@ -21,7 +24,9 @@ import warnings
 from dataclasses import fields
 
 from vigil import __version__
+from vigil.agentcmd import add_agent_parser, run_agent_command
 from vigil.config import DEFAULTS, DURATION_FIELDS, Config, ConfigError, load
+from vigil.demo import add_demo_parser, run_demo_command
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EPILOG = "exit codes: 0 success, 1 runtime failure, 2 invalid configuration, port in use or data directory in use"
@@ -54,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
             else:
                 s.add_argument(flag, dest=f.name, metavar=METAVARS.get(str(f.type), "VALUE"),
                                help=_flag_help(f.name, f.metadata["help"]))
+    add_agent_parser(sub)
+    add_demo_parser(sub)
     return p
 
 
@@ -72,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # no fork-handler chatter when PG tools run
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     args = _parser().parse_args(argv)
+    if args.command == "agent":  # client-side commands: their own flags, no server configuration
+        return run_agent_command(args)
+    if args.command == "demo":
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        return run_demo_command(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         cfg = load(args.config, overrides=overrides)
