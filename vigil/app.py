@@ -25,6 +25,7 @@ from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
 from vigil import __version__
 from vigil.config import Config, display_host
+from vigil.hostmetrics import HostMetricsComponent
 from vigil.listeners import GrpcListener, SpoolComponent, UvicornListener
 from vigil.modules import Builder, Component, Runtime, switched_off
 from vigil.preflight import InstanceLock, StartupConflict, busy_ports
@@ -59,6 +60,7 @@ class Vigil:
             "ingest": lambda c: SpoolComponent(cfg.spool, _get(c, "columnar", ColumnarComponent), self.selfmetrics),
             "otlp_grpc": self._grpc,
             "otlp_http": self._http,
+            "host_metrics": lambda _: HostMetricsComponent(cfg.host_metrics_section),
             "api": self._api,
         }
 

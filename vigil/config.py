@@ -22,6 +22,7 @@ from contracts.durations import DurationError, parse_duration_ms
 from vigil.sections import (
     ApiConfig,
     ColumnarConfig,
+    HostMetricsConfig,
     MetadataConfig,
     PartGuardConfig,
     ReceiverConfig,
@@ -32,10 +33,12 @@ from vigil.yamlconfig import read_config_file
 
 MAX_RETENTION_DAYS = 3650  # ClickHouse TTL arithmetic on DateTime overflows in 2106
 MIB = 1024 * 1024
+MIN_HOST_METRICS_INTERVAL_S = 0.1
 ROLES = ("all", "receiver", "query")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?$")
-DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s"})
+DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s",
+                             "host_metrics_interval_s"})
 
 
 class ConfigError(ValueError):
@@ -91,6 +94,10 @@ class Config:
     self_telemetry: bool = _s(False, "trace Vigil's own query API and PostgreSQL calls as service.name=vigil, "
                               "sent to its own OTLP/HTTP port (or where OTEL_EXPORTER_OTLP_*ENDPOINT says)",
                               "self_telemetry")
+    host_metrics: bool = _s(True, "collect this host's system.* metrics (CPU, memory, disk, network) into Vigil "
+                            "(receiver roles)", "host_metrics")
+    host_metrics_interval_s: float = _s(10.0, "host metrics collection interval (seconds or e.g. 30s)",
+                                        "host_metrics")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -161,6 +168,12 @@ class Config:
         """Vigil's traces of itself."""
         return SelfTelemetryConfig(self.own_otlp_endpoint, self.auth_tokens, self.auth_tokens_file)
 
+    @property
+    def host_metrics_section(self) -> HostMetricsConfig:
+        """In-process host metrics."""
+        return HostMetricsConfig(self.own_otlp_endpoint, self.host_metrics_interval_s, self.auth_tokens,
+                                 self.auth_tokens_file)
+
     def validate(self) -> Config:
         """Return self, or raise :class:`ConfigError` listing every problem."""
         problems = _problems(self)
@@ -195,6 +208,8 @@ def _range_problems(cfg: Config) -> list[str]:
     for name in ("flatten_linger_ms", "read_after_write_timeout_ms", "part_check_free_bytes", "shutdown_timeout_s"):
         if getattr(cfg, name) < 0:
             problems.append(f"{name} must be >= 0")
+    if cfg.host_metrics_interval_s < MIN_HOST_METRICS_INTERVAL_S:
+        problems.append(f"host_metrics_interval_s must be >= {MIN_HOST_METRICS_INTERVAL_S:g} (seconds)")
     for name in ("max_inflight_bytes", "spool_max_bytes"):
         if getattr(cfg, name) < cfg.max_request_bytes:
             problems.append(f"{name} must be >= max_request_bytes")

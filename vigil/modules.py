@@ -61,13 +61,16 @@ MODULES: dict[str, Module] = {m.name: m for m in (
     Module("ingest", ("columnar",), "the ingest spool: durable acknowledgement, flattening into columnar"),
     Module("otlp_grpc", ("ingest",), "OTLP/gRPC receiver"),
     Module("otlp_http", ("ingest",), "OTLP/HTTP receiver"),
+    Module("host_metrics", ("otlp_http",), "this host's system.* metrics, sent to the OTLP/HTTP receiver",
+           setting="host_metrics"),
     Module("api", ("columnar", "metadata"), "query API, /metrics, health, dashboard (+ freshness from ingest, "
            "tracing from self_telemetry)", after=("ingest", "self_telemetry")),
 )}
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "api"),
-    "receiver": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "api"),
+    "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics", "api"),
+    "receiver": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics",
+                 "api"),
     "query": ("self_telemetry", "metadata", "columnar", "api"),
     # "alerts": ("metadata", "columnar", "alerts") — the alert evaluator's role, with the alerting issue
 }

@@ -85,3 +85,12 @@ class SelfTelemetryConfig:
     auth_tokens: str
     auth_tokens_file: str
 
+
+@dataclass(frozen=True)
+class HostMetricsConfig:
+    """In-process host metrics, sent to this process's own OTLP/HTTP ``endpoint`` every ``interval_s``."""
+
+    endpoint: str
+    interval_s: float
+    auth_tokens: str
+    auth_tokens_file: str

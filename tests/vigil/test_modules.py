@@ -47,7 +47,7 @@ async def test_runtime_stops_in_reverse_order_and_combines_health() -> None:
     assert log == [f"start {n}" for n in start_order("all")]
     health = runtime.health()
     assert health["status"] == "ok" and set(health["components"]) == {
-        "self_telemetry", "metadata", "columnar", "ingest", "api"}
+        "self_telemetry", "metadata", "columnar", "ingest", "host_metrics", "api"}
     runtime.components["columnar"].status = "error"  # type: ignore[attr-defined]
     assert runtime.health()["status"] == "degraded"
     log.clear()
