@@ -12,7 +12,7 @@ Litestar's thread pool (storage calls block).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from litestar import Litestar, Router
@@ -20,8 +20,11 @@ from litestar.di import Provide
 from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 
+from contracts.events import EventBus
 from contracts.freshness import IngestProgress
+from contracts.metadata import MetadataStore
 from contracts.reader import TelemetryReader
+from query.apm import controllers as apm_controllers
 from query.controllers import CONTROLLERS, HealthCheck, prometheus_metrics
 from query.freshness import Freshness
 from query.http_errors import EXCEPTION_HANDLERS
@@ -48,6 +51,9 @@ def build_app(
     read_after_write_timeout_s: float = 0.0,
     dashboard: Router | None = None,
     plugins: Sequence[PluginProtocol] = (),
+    metadata: MetadataStore | None = None,
+    bus: EventBus | None = None,
+    dependencies: Mapping[str, Any] | None = None,
 ) -> Litestar:
     """The query API over ``reader``.
 
@@ -63,9 +69,12 @@ def build_app(
         read_after_write_timeout_s: The longest wait per read (0: report without waiting).
         dashboard: The dashboard's router (``dashboard.router.static_router()``), mounted last.
         plugins: More Litestar plugins, e.g. OpenTelemetry tracing of the API (the composition root's).
+        metadata: Vigil's PostgreSQL state (dependency ``metadata``; None in tests that need none).
+        bus: Live events (dependency ``bus``).
+        dependencies: More values handlers receive by name, e.g. a feature's settings.
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
-    routes: list[ControllerRouterHandler] = [*CONTROLLERS, prometheus_metrics, assets_router()]
+    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), prometheus_metrics, assets_router()]
     routes += list(extra_routes or [])
     if dashboard is not None:
         routes.append(dashboard)
@@ -76,6 +85,9 @@ def build_app(
             "health": _value(health),
             "exposition": _value(exposition),
             "freshness": _value(freshness),
+            "metadata": _value(metadata),
+            "bus": _value(bus),
+            **{name: _value(value) for name, value in (dependencies or {}).items()},
         },
         openapi_config=openapi_config(),
         plugins=list(plugins),

@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
 from receiver.auth import Authenticator, load_tokens
@@ -45,6 +46,7 @@ class Vigil:
         """Configure; nothing is opened before :meth:`run` or :meth:`migrate`."""
         self.cfg = cfg
         self.selfmetrics = SelfMetrics()
+        self.bus = InProcessEventBus()  # live events of this process (Redis once several processes run)
         self.runtime = Runtime(cfg.role, self.builders(), switched_off(cfg))
         self._lock = InstanceLock(self._locked_dirs())
         self._stop = asyncio.Event()
@@ -93,12 +95,18 @@ class Vigil:
         # Freshness needs this process's spool: a receiver-only or query-only process reads data that other
         # processes acknowledged, and cannot know what they still hold (the API then says so).
         progress = spool.writer if isinstance(spool, SpoolComponent) and self.cfg.role == "all" else None
+        metadata = _get(built, "metadata", MetadataComponent)
         app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, progress=progress,
                         read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router(),
-                        plugins=api_plugins(built))
+                        plugins=api_plugins(built), metadata=metadata.store, bus=self.bus,
+                        dependencies=self.api_dependencies(built))
         listener = UvicornListener("api", app, api.host, api.port)
         telemetry = built.get("self_telemetry")
         return FlushingApi(listener, telemetry) if isinstance(telemetry, SelfTelemetry) else listener
+
+    def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
+        """Settings and services the API's feature controllers receive by name (one entry per feature)."""
+        return {}
 
     def health(self) -> dict[str, Any]:
         """The combined health of every running component, with the version.

@@ -1,0 +1,18 @@
+"""APM analytics: request, database, error, system and service answers derived from semantic conventions.
+
+Each feature is one module with its own controller; :func:`controllers` lists them for
+:func:`query.api.build_app`. Shared pieces: :mod:`query.apm.window` (the ``range``/``start``/``end``
+window and bucket step) and :mod:`query.apm.semconv` (attribute expressions and the counting rule).
+Settings a feature needs (thresholds, Apdex T, …) reach it as Litestar dependencies that the
+composition root passes through ``build_app(dependencies=…)``.
+"""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+
+def controllers() -> list[ControllerRouterHandler]:
+    """Every APM controller (one import per feature module)."""
+    found: list[ControllerRouterHandler] = []
+    return found
