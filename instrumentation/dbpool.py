@@ -5,10 +5,12 @@
 * ``db.client.connection.count`` ``{connection}`` by ``db.client.connection.state`` (``idle``/``used``)
 * ``db.client.connection.max`` / ``db.client.connection.idle.min`` ``{connection}``
 * ``db.client.connection.pending_requests`` ``{request}``
-* ``db.client.connection.timeouts`` ``{timeout}`` (cumulative; requests that failed to get a connection)
 
 Recorded per checkout through :meth:`InstrumentedPool.connection`:
 
+* ``db.client.connection.timeouts`` ``{timeout}`` — borrows that raised ``PoolTimeout`` (counted
+  here, not from the pool's ``requests_errors``, which also counts other errors and resets on
+  ``pop_stats()``)
 * ``db.client.connection.wait_time`` ``s`` — from asking for a connection to getting it
 * ``db.client.connection.use_time`` ``s`` — from getting it to giving it back
 
@@ -50,9 +52,10 @@ class InstrumentedPool:
         meter.create_observable_up_down_counter(
             "db.client.connection.pending_requests", [self._stat("requests_waiting")], unit="{request}",
             description="requests waiting for a connection")
-        meter.create_observable_counter(
-            "db.client.connection.timeouts", [self._stat("requests_errors")], unit="{timeout}",
+        self._timeouts = meter.create_counter(
+            "db.client.connection.timeouts", unit="{timeout}",
             description="requests that timed out waiting for a connection")
+        self._timeouts.add(0, self.attrs)  # a zero point from the start, so rates need no first timeout
         self._wait = meter.create_histogram(
             "db.client.connection.wait_time", unit="s", description="time to obtain a connection from the pool",
             explicit_bucket_boundaries_advisory=TIME_BUCKETS)
@@ -75,11 +78,19 @@ class InstrumentedPool:
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[Any]:
         """Borrow a connection like ``pool.connection()``, recording wait and use times."""
+        from psycopg_pool import PoolTimeout
+
         asked = time.perf_counter()
-        with self.pool.connection(timeout=timeout) as conn:
-            got = time.perf_counter()
-            self._wait.record(got - asked, self.attrs)
-            try:
-                yield conn
-            finally:
-                self._use.record(time.perf_counter() - got, self.attrs)
+        got: float | None = None
+        try:
+            with self.pool.connection(timeout=timeout) as conn:
+                got = time.perf_counter()
+                self._wait.record(got - asked, self.attrs)
+                try:
+                    yield conn
+                finally:
+                    self._use.record(time.perf_counter() - got, self.attrs)
+        except PoolTimeout:
+            if got is None:  # the pool's own timeout, not one raised inside the block
+                self._timeouts.add(1, self.attrs)
+            raise

@@ -15,7 +15,8 @@ Contract:
 * Unless ``OTEL_SEMCONV_STABILITY_OPT_IN`` is already set, it is set to ``http,database`` before any
   instrumentation is created, so the ASGI, httpx and psycopg instrumentations emit the stable
   semantic conventions (``http.request.method``, ``http.response.status_code``, ``db.system.name``,
-  ``db.query.text``…) that Vigil's analytics read first.
+  ``db.query.text``…) that Vigil's analytics read first. The instrumentations fix that mode once per
+  process, when the first of them is built: call ``configure_otel`` before instrumenting anything.
 * ``protocol`` ``http/protobuf`` (default) appends ``/v1/traces`` etc. to a base ``endpoint``;
   ``grpc`` uses the endpoint as is.
 """
