@@ -28,6 +28,7 @@ from query.apm import controllers as apm_controllers
 from query.controllers import CONTROLLERS, HealthCheck, prometheus_metrics
 from query.freshness import Freshness
 from query.http_errors import EXCEPTION_HANDLERS
+from query.live import live_feed
 from query.openapi import assets_router, openapi_config
 
 __all__ = ["HealthCheck", "build_app"]
@@ -74,7 +75,8 @@ def build_app(
         dependencies: More values handlers receive by name, e.g. a feature's settings.
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
-    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), prometheus_metrics, assets_router()]
+    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), live_feed, prometheus_metrics,
+                                             assets_router()]
     routes += list(extra_routes or [])
     if dashboard is not None:
         routes.append(dashboard)

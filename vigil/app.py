@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
+from query.apm.snapshot import dashboard_snapshot
 from receiver.auth import Authenticator, load_tokens
 from receiver.cors import CorsPolicy
 from receiver.grpc_server import build_server
@@ -28,6 +29,7 @@ from vigil import __version__
 from vigil.config import Config, display_host
 from vigil.hostmetrics import HostMetricsComponent
 from vigil.listeners import GrpcListener, SpoolComponent, UvicornListener
+from vigil.livefeed import LiveSnapshots
 from vigil.modules import Builder, Component, Runtime, switched_off
 from vigil.preflight import InstanceLock, StartupConflict, busy_ports
 from vigil.selfmetrics import SelfMetrics
@@ -63,6 +65,7 @@ class Vigil:
             "otlp_grpc": self._grpc,
             "otlp_http": self._http,
             "host_metrics": lambda _: HostMetricsComponent(cfg.host_metrics_section),
+            "live": self._live,
             "api": self._api,
         }
 
@@ -103,6 +106,12 @@ class Vigil:
         listener = UvicornListener("api", app, api.host, api.port)
         telemetry = built.get("self_telemetry")
         return FlushingApi(listener, telemetry) if isinstance(telemetry, SelfTelemetry) else listener
+
+    def _live(self, built: dict[str, Component]) -> Component:
+        columnar = _get(built, "columnar", ColumnarComponent)
+        reader = columnar.reader
+        assert reader is not None
+        return LiveSnapshots(self.bus, lambda: dashboard_snapshot(reader), self.cfg.live_snapshot_interval_s)
 
     def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ ROLES = ("all", "receiver", "query")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?$")
 DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s",
-                             "host_metrics_interval_s"})
+                             "host_metrics_interval_s", "live_snapshot_interval_s"})
 
 
 class ConfigError(ValueError):
@@ -98,6 +98,8 @@ class Config:
                             "(receiver roles)", "host_metrics")
     host_metrics_interval_s: float = _s(10.0, "host metrics collection interval (seconds or e.g. 30s)",
                                         "host_metrics")
+    live_snapshot_interval_s: float = _s(5.0, "how often the /ws live feed publishes a dashboard-data snapshot "
+                                         "(seconds or e.g. 5s; only while clients listen)", "live")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -192,27 +194,30 @@ def display_host(host: str) -> str:
 DEFAULTS = Config()
 
 
+# (settings, the check each value must pass, the problem when it does not)
+_RANGE_RULES: tuple[tuple[tuple[str, ...], Callable[[Any, Config], bool], str], ...] = (
+    (("port", "otlp_grpc_port", "otlp_http_port"), lambda v, c: 0 <= v <= 65535, "{name}={value}: not a TCP port"),
+    (("max_request_bytes", "spool_max_bytes", "flatten_max_rows", "flatten_max_bytes", "max_inflight_bytes"),
+     lambda v, c: v > 0, "{name} must be > 0"),
+    (("retention_traces_days", "retention_logs_days", "retention_metrics_days"),
+     lambda v, c: 0 <= v <= MAX_RETENTION_DAYS,
+     "{name} must be between 0 (keep forever) and " + str(MAX_RETENTION_DAYS)),
+    (("flatten_linger_ms", "read_after_write_timeout_ms", "part_check_free_bytes", "shutdown_timeout_s"),
+     lambda v, c: v >= 0, "{name} must be >= 0"),
+    (("host_metrics_interval_s", "live_snapshot_interval_s"), lambda v, c: v >= MIN_HOST_METRICS_INTERVAL_S,
+     "{name} must be >= " + f"{MIN_HOST_METRICS_INTERVAL_S:g} (seconds)"),
+    (("max_inflight_bytes", "spool_max_bytes"), lambda v, c: v >= c.max_request_bytes,
+     "{name} must be >= max_request_bytes"),
+)
+
+
 def _range_problems(cfg: Config) -> list[str]:
     problems = []
-    for name in ("port", "otlp_grpc_port", "otlp_http_port"):
-        v = getattr(cfg, name)
-        if not 0 <= v <= 65535:
-            problems.append(f"{name}={v}: not a TCP port")
-    for name in ("max_request_bytes", "spool_max_bytes", "flatten_max_rows", "flatten_max_bytes",
-                 "max_inflight_bytes"):
-        if getattr(cfg, name) <= 0:
-            problems.append(f"{name} must be > 0")
-    for name in ("retention_traces_days", "retention_logs_days", "retention_metrics_days"):
-        if not 0 <= getattr(cfg, name) <= MAX_RETENTION_DAYS:
-            problems.append(f"{name} must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
-    for name in ("flatten_linger_ms", "read_after_write_timeout_ms", "part_check_free_bytes", "shutdown_timeout_s"):
-        if getattr(cfg, name) < 0:
-            problems.append(f"{name} must be >= 0")
-    if cfg.host_metrics_interval_s < MIN_HOST_METRICS_INTERVAL_S:
-        problems.append(f"host_metrics_interval_s must be >= {MIN_HOST_METRICS_INTERVAL_S:g} (seconds)")
-    for name in ("max_inflight_bytes", "spool_max_bytes"):
-        if getattr(cfg, name) < cfg.max_request_bytes:
-            problems.append(f"{name} must be >= max_request_bytes")
+    for names, ok, message in _RANGE_RULES:
+        for name in names:
+            value = getattr(cfg, name)
+            if not ok(value, cfg):
+                problems.append(message.format(name=name, value=value))
     return problems
 
 

@@ -63,15 +63,18 @@ MODULES: dict[str, Module] = {m.name: m for m in (
     Module("otlp_http", ("ingest",), "OTLP/HTTP receiver"),
     Module("host_metrics", ("otlp_http",), "this host's system.* metrics, sent to the OTLP/HTTP receiver",
            setting="host_metrics"),
+    Module("live", ("columnar",), "the /ws feed's periodic dashboard-data snapshots (published while clients "
+           "listen)"),
     Module("api", ("columnar", "metadata"), "query API, /metrics, health, dashboard (+ freshness from ingest, "
            "tracing from self_telemetry)", after=("ingest", "self_telemetry")),
 )}
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics", "api"),
+    "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics", "live",
+            "api"),
     "receiver": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics",
-                 "api"),
-    "query": ("self_telemetry", "metadata", "columnar", "api"),
+                 "live", "api"),
+    "query": ("self_telemetry", "metadata", "columnar", "live", "api"),
     # "alerts": ("metadata", "columnar", "alerts") — the alert evaluator's role, with the alerting issue
 }
 
