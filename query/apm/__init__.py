@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from query.jaeger.controller import JaegerController
+
 
 def controllers() -> list[ControllerRouterHandler]:
     """Every APM controller (one import per feature module)."""
     found: list[ControllerRouterHandler] = []
+    found.append(JaegerController)
     return found
