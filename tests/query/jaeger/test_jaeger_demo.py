@@ -262,3 +262,16 @@ def test_documented_in_openapi(jc: httpx.Client) -> None:
     for path in ("/jaeger/api/services", "/jaeger/api/services/{name}/operations", "/jaeger/api/operations",
                  "/jaeger/api/traces", "/jaeger/api/traces/{trace_id}", "/jaeger/api/dependencies"):
         assert path in paths, path
+
+
+def test_grafanas_requests(jc: httpx.Client, demo: DemoData) -> None:
+    """The requests grafana/grafana ``public/app/plugins/datasource/jaeger/datasource.ts`` makes."""
+    assert set(ok(jc, "/jaeger/api/services")["data"]) >= SHOP  # testDatasource
+    search = ok(jc, "/jaeger/api/traces", service="payments", operation="POST /charge",
+                tags='{"http.response.status_code":"201"}', limit="20", lookback="custom", **window(demo))
+    assert 0 < len(search["data"]) <= 20
+    trace_id = search["data"][0]["traceID"]
+    by_id = ok(jc, f"/jaeger/api/traces/{trace_id}", **window(demo))["data"][0]  # TraceIdTimeParams
+    charges = [s for s in by_id["spans"] if s["operationName"] == "POST /charge"]
+    assert charges and all(tag(s, "http.response.status_code") == "201" for s in charges)
+    assert by_id == search["data"][0]
