@@ -24,6 +24,7 @@ from contracts.signals import Signal
 from query.errors import BadRequest, NotFound
 from query.freshness import HEADER, Freshness, header_value
 from query.jaeger import params, service
+from query.jaeger.convert import jaeger_trace_id
 from query.jaeger.models import (
     DependenciesResponse,
     ErrorResponse,
@@ -122,8 +123,18 @@ class JaegerController(Controller):
         end: Annotated[Str, Parameter(description="unix µs (default now)")] = None,
         limit: Annotated[Str, Parameter(description="1-1000, default 20")] = None,
         lookback: Annotated[Str, Parameter(description="Go duration, used without start (default 2d)")] = None,
+        trace_ids: Annotated[list[str] | None, Parameter(query="traceID", description="repeatable; "
+                                                         "replaces the other filters")] = None,
     ) -> Response[TracesResponse]:
-        """Whole traces with one span matching every filter, newest first."""
+        """Whole traces with one span matching every filter, newest first; with ``traceID``, those traces.
+
+        Ids not found are reported in ``errors`` as ``{msg: "trace not found", traceID}`` (Jaeger's
+        ``tracesByIDs``), with status 200.
+        """
+        if trace_ids:
+            found, missing = service.traces_by_ids(reader, [params.parse_trace_id(t) for t in trace_ids])
+            errors = [StructuredError(msg="trace not found", trace_id=jaeger_trace_id(t)) for t in missing]
+            return _ok(TracesResponse(data=found, errors=errors or None), meta)
         q = params.trace_search(service=service_, operation=operation, tag=tag or [], tags=tags or [],
                                 min_duration=min_duration, max_duration=max_duration, start=start, end=end,
                                 limit=limit, lookback=lookback)

@@ -100,6 +100,17 @@ def get_trace(reader: TelemetryReader, trace_id: str) -> Trace:
         raise NotFound("trace not found") from None
 
 
+def traces_by_ids(reader: TelemetryReader, trace_ids: list[str]) -> tuple[list[Trace], list[str]]:
+    """(the traces found, the ids not found) for ``traceID=`` searches (ids: 32 lowercase hex)."""
+    found, missing = [], []
+    for trace_id in dict.fromkeys(trace_ids):
+        try:
+            found.append(to_jaeger(traces.get_trace(reader, trace_id)))
+        except NotFound:
+            missing.append(trace_id)
+    return found, missing
+
+
 def dependencies(reader: TelemetryReader, start_ns: int, end_ns: int, service: str | None) -> list[DependencyLink]:
     """Client→server call counts between different services in the window, by (parent, child).
 

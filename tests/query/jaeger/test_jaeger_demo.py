@@ -275,3 +275,17 @@ def test_grafanas_requests(jc: httpx.Client, demo: DemoData) -> None:
     charges = [s for s in by_id["spans"] if s["operationName"] == "POST /charge"]
     assert charges and all(tag(s, "http.response.status_code") == "201" for s in charges)
     assert by_id == search["data"][0]
+
+
+def test_search_by_trace_ids_reports_the_missing(jc: httpx.Client, demo: DemoData) -> None:
+    """Jaeger UI's compare view: ``traceID=`` repeated; unknown ids come back in ``errors``."""
+    found = ok(jc, "/jaeger/api/traces", service="checkout", limit=2, **window(demo))["data"]
+    ids = [t["traceID"] for t in found]
+    unknown = "cd" * 16
+    r = jc.get("/jaeger/api/traces", params=[("traceID", i) for i in [*ids, unknown]])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    shape(body, ENVELOPE)
+    assert len(ids) == 2
+    assert [t["traceID"] for t in body["data"]] == ids
+    assert body["errors"] == [{"msg": "trace not found", "traceID": unknown}]
