@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
+from query.apm.requests_models import ApiSettings
 from query.apm.snapshot import dashboard_snapshot
 from receiver.auth import Authenticator, load_tokens
 from receiver.cors import CorsPolicy
@@ -115,7 +116,8 @@ class Vigil:
 
     def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""
-        return {}
+        cfg = self.cfg
+        return {"api_settings": ApiSettings(cfg.apdex_t_ms, cfg.sla_target_percent, cfg.slow_request_ms)}
 
     def health(self) -> dict[str, Any]:
         """The combined health of every running component, with the version.

@@ -98,6 +98,11 @@ class Config:
                             "(receiver roles)", "host_metrics")
     host_metrics_interval_s: float = _s(10.0, "host metrics collection interval (seconds or e.g. 30s)",
                                         "host_metrics")
+    apdex_t_ms: float = _s(500.0, "Apdex threshold T of /api/metrics/api (ms): satisfied <= T, tolerating <= 4T",
+                           "api")
+    sla_target_percent: float = _s(99.9, "availability target of /api/metrics/api (percent of requests not "
+                                   "failed)", "api")
+    slow_request_ms: float = _s(1000.0, "default threshold of /api/metrics/api/slow-requests (ms)", "api")
     live_snapshot_interval_s: float = _s(5.0, "how often the /ws live feed publishes a dashboard-data snapshot "
                                          "(seconds or e.g. 5s; only while clients listen)", "live")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from query.apm.requests_api import ApiPerformanceController
 from query.jaeger.controller import JaegerController
 
 
@@ -18,4 +19,5 @@ def controllers() -> list[ControllerRouterHandler]:
     """Every APM controller (one import per feature module)."""
     found: list[ControllerRouterHandler] = []
     found.append(JaegerController)
+    found.append(ApiPerformanceController)
     return found
