@@ -87,7 +87,7 @@ class IssueRepository(Protocol):
         ...
 
 
-def _merge(issue: Issue, occ: Occurrence) -> tuple[Issue, bool]:
+def merge(issue: Issue, occ: Occurrence) -> tuple[Issue, bool]:
     """``issue`` with ``occ`` added, and whether that reopened it."""
     traces = issue.trace_ids
     if occ.trace_id and occ.trace_id not in traces:
@@ -128,7 +128,7 @@ class InMemoryIssues:
                     self._issues[occ.fingerprint] = issue = new_issue(occ)
                     changes.append(Change("new", issue))
                     continue
-                issue, regressed = _merge(known, occ)
+                issue, regressed = merge(known, occ)
                 self._issues[occ.fingerprint] = issue
                 if regressed:
                     changes.append(Change("regressed", issue))

@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from storage.postgres.issues import MIGRATION_STATEMENTS as ISSUE_TABLES
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -35,6 +37,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                    updated_at timestamptz NOT NULL DEFAULT now())""",
         ],
     ),
+    (2, "error issues by fingerprint", ISSUE_TABLES),
 ]
 
 

@@ -1,10 +1,15 @@
-"""The IssueRepository rules, on the in-memory implementation (the PostgreSQL one will run the same tests)."""
+"""The IssueRepository rules, the same tests on the in-memory and the real PostgreSQL implementation."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
 from contracts.issues import SAMPLE_TRACES, InMemoryIssues, IssueRepository, Occurrence
+from storage.postgres.issues import PostgresIssues
+from storage.postgres.store import PostgresMetadataStore
+from tests.conftest import _drop_database, _external_pg_database
 
 
 def occ(t: int, fp: str = "f1", service: str = "payments", endpoint: str = "/charge", trace: str = "") -> Occurrence:
@@ -12,9 +17,19 @@ def occ(t: int, fp: str = "f1", service: str = "payments", endpoint: str = "/cha
                       endpoint, trace or f"t{t}")
 
 
-@pytest.fixture
-def repo() -> IssueRepository:
-    return InMemoryIssues()
+@pytest.fixture(params=["memory", "postgres"])
+def repo(request: pytest.FixtureRequest) -> Iterator[IssueRepository]:
+    if request.param == "memory":
+        yield InMemoryIssues()
+        return
+    created = _external_pg_database()
+    if created is None:
+        pytest.skip("no PostgreSQL reachable")
+    url, name = created
+    store = PostgresMetadataStore(url)
+    store.migrate("test")
+    yield PostgresIssues(store.connection)
+    _drop_database(name)
 
 
 def test_new_then_counted(repo: IssueRepository) -> None:
