@@ -12,6 +12,8 @@ import threading
 import uuid
 from typing import Any, Protocol
 
+from contracts.issues import InMemoryIssues, IssueRepository
+
 
 class SettingsRepository(Protocol):
     """JSON-valued settings by key (e.g. UI preferences, feature state)."""
@@ -31,6 +33,11 @@ class MetadataStore(Protocol):
     @property
     def settings(self) -> SettingsRepository:
         """The settings repository."""
+        ...
+
+    @property
+    def issues(self) -> IssueRepository:
+        """The error-issue repository (:mod:`contracts.issues`)."""
         ...
 
     def migrate(self, version: str) -> list[int]:
@@ -73,6 +80,7 @@ class InMemoryMetadataStore:
     def __init__(self) -> None:
         """Start empty and unmigrated."""
         self._settings = InMemorySettings()
+        self._issues = InMemoryIssues()
         self._id = ""
         self.down: Exception | None = None
 
@@ -80,6 +88,11 @@ class InMemoryMetadataStore:
     def settings(self) -> InMemorySettings:
         """The settings repository."""
         return self._settings
+
+    @property
+    def issues(self) -> InMemoryIssues:
+        """The error-issue repository."""
+        return self._issues
 
     def migrate(self, version: str) -> list[int]:
         """Create the instance id the first time."""

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from storage.postgres.issues import MIGRATION_STATEMENTS as ISSUE_TABLES
+from storage.postgres.issues import PostgresIssues
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,17 @@ class PostgresMetadataStore:
         """Remember the URL; connections are opened per call."""
         self.url = url
         self._settings = PostgresSettings(self)
+        self._issues = PostgresIssues(self.connection)
 
     @property
     def settings(self) -> PostgresSettings:
         """The settings repository."""
         return self._settings
+
+    @property
+    def issues(self) -> PostgresIssues:
+        """The error-issue repository."""
+        return self._issues
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
