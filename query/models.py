@@ -173,12 +173,20 @@ class LogList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ServiceSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Span and error counts and p95 span duration of one service."""
+    """Span and error counts and p95 span duration of one service, and the same figures of its requests.
+
+    ``span_count``/``error_count``/``p95_duration_ns`` cover every span (kept for compatibility);
+    ``request_count``/``failed_request_count``/``p95_request_ns`` count requests only
+    (``query.apm.semconv.IS_REQUEST``/``IS_ERROR``).
+    """
 
     name: str
     span_count: int
     error_count: int
     p95_duration_ns: int
+    request_count: int = 0
+    failed_request_count: int = 0
+    p95_request_ns: int = 0
 
 
 class ServiceList(msgspec.Struct, frozen=True, kw_only=True):

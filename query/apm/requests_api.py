@@ -1,8 +1,8 @@
 """``/api/metrics/api*``: the API-performance endpoints (see :mod:`query.apm.requests`).
 
 Dependencies: ``reader`` and ``freshness`` from the app, ``window`` (:data:`query.apm.window.WINDOW`),
-and ``api_settings`` (:class:`query.apm.requests_models.ApiSettings`) from the composition root; without
-it the defaults apply.
+and ``api_settings`` (:class:`query.apm.requests_models.ApiSettings`) from the composition root (without
+it, :data:`DEFAULT_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ async def _provide_meta(freshness: Freshness) -> ReadMeta:
     return await freshness.settle((Signal.TRACES,))
 
 
-def _default_settings() -> ApiSettings:
-    return ApiSettings()
-
+DEFAULT_SETTINGS = ApiSettings()
 
 def _answer(body: B, meta: ReadMeta) -> Response[B]:
     return Response(msgspec.structs.replace(body, meta=meta), headers={HEADER: header_value(meta)})
@@ -52,7 +50,7 @@ class ApiPerformanceController(Controller):
     dependencies = {"meta": Provide(_provide_meta), **WINDOW}
 
     @get("/", sync_to_thread=True, summary="API performance", responses=RESPONSES)
-    def overview(self, reader: Reader, meta: ReadMeta, window: ApmWindow, api_settings: Settings,
+    def overview(self, reader: Reader, meta: ReadMeta, window: ApmWindow, api_settings: Settings = DEFAULT_SETTINGS,
                  service: Service = None, environment: Environment = None) -> Response[ApiMetrics]:
         """Totals and per-bucket series of requests, errors, p50–p99, Apdex; availability; status codes."""
         return _answer(requests.api_metrics(reader, window, api_settings, service, environment), meta)
@@ -66,7 +64,7 @@ class ApiPerformanceController(Controller):
         return _answer(requests.top_endpoints(reader, window, sort, limit, service, environment), meta)
 
     @get("/slow-requests", sync_to_thread=True, summary="Slow requests", responses=RESPONSES)
-    def slow(self, reader: Reader, meta: ReadMeta, window: ApmWindow, api_settings: Settings,
+    def slow(self, reader: Reader, meta: ReadMeta, window: ApmWindow, api_settings: Settings = DEFAULT_SETTINGS,
              service: Service = None,
              threshold_ms: Annotated[float | None, Parameter(description="default: slow_request_ms")] = None,
              limit: Limit = 50) -> Response[SlowRequestList]:

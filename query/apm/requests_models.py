@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from query.models import ReadMeta
+from query.models import UNKNOWN, ReadMeta
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class ApiMetrics(msgspec.Struct):
     series: list[BucketFigures]
     by_status: list[StatusCount]
     by_class: list[StatusCount]
-    meta: ReadMeta | None = None
+    meta: ReadMeta = UNKNOWN
 
 
 class Endpoint(msgspec.Struct):
@@ -81,7 +81,7 @@ class EndpointList(msgspec.Struct):
 
     sort: str
     endpoints: list[Endpoint]
-    meta: ReadMeta | None = None
+    meta: ReadMeta = UNKNOWN
 
 
 class SlowRequest(msgspec.Struct):
@@ -102,4 +102,4 @@ class SlowRequestList(msgspec.Struct):
 
     threshold_ms: float
     requests: list[SlowRequest]
-    meta: ReadMeta | None = None
+    meta: ReadMeta = UNKNOWN

@@ -118,15 +118,19 @@ def test_bad_query_parameters_are_400(
 
 def test_pure_function_over_canned_rows(client: TestClient[Any], reader: Reader) -> None:
     reader._rows = [
-        {"ServiceName": "checkout", "spans": 10, "errors": 2, "p95": 1234.9},
-        {"ServiceName": "frontend", "spans": 5, "errors": 0, "p95": 10.0},
+        {"ServiceName": "checkout", "spans": 10, "errors": 2, "p95": 1234.9, "requests": 4, "failed": 1,
+         "p95_requests": 999.5},
+        {"ServiceName": "frontend", "spans": 5, "errors": 0, "p95": 10.0, "requests": 1, "failed": 0,
+         "p95_requests": 10.0},
     ]
     resp = client.get("/api/services", params={"start": "1544712660", "end": "2018-12-13T15:51:00Z"})
     assert resp.status_code == 200
     assert resp.json() == {
         "services": [
-            {"name": "checkout", "span_count": 10, "error_count": 2, "p95_duration_ns": 1234},
-            {"name": "frontend", "span_count": 5, "error_count": 0, "p95_duration_ns": 10},
+            {"name": "checkout", "span_count": 10, "error_count": 2, "p95_duration_ns": 1234,
+             "request_count": 4, "failed_request_count": 1, "p95_request_ns": 999},
+            {"name": "frontend", "span_count": 5, "error_count": 0, "p95_duration_ns": 10,
+             "request_count": 1, "failed_request_count": 0, "p95_request_ns": 10},
         ],
         "meta": {"data_complete": False, "ingest_backlog_records": None, "ingest_lag_seconds": None},
     }

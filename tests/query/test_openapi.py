@@ -23,6 +23,9 @@ SUMMARIES = {
     "/api/metrics/names": "List metrics",
     "/api/metrics/query": "Query a metric's series",
     "/api/metrics/points": "Raw data points of a metric",
+    "/api/metrics/api": "API performance",
+    "/api/metrics/api/top-endpoints": "Top endpoints",
+    "/api/metrics/api/slow-requests": "Slow requests",
 }
 
 

@@ -72,3 +72,13 @@ def test_bad_parameters_are_400_naming_them(demo: DemoData, path: str, params: d
     r = _get(demo, path, **params)
     assert r.status_code == 400
     assert parameter in r.text
+
+
+def test_services_count_requests_not_spans(demo: DemoData) -> None:
+    r = httpx.get(demo.vigil.api + "/api/services/", params={"start": demo.started_s}, timeout=30)
+    assert r.status_code == 200, r.text
+    frontend = next(s for s in r.json()["services"] if s["name"] == "frontend")
+    assert frontend["request_count"] == demo.stats.responses
+    assert frontend["failed_request_count"] == demo.stats.errors
+    assert frontend["span_count"] > frontend["request_count"]  # client and internal spans are not requests
+    assert frontend["p95_request_ns"] > 0
