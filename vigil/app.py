@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
+from query.apm.database_models import DatabaseSettings
 from query.apm.requests_models import ApiSettings
 from query.apm.snapshot import dashboard_snapshot
 from receiver.auth import Authenticator, load_tokens
@@ -117,7 +118,8 @@ class Vigil:
     def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""
         cfg = self.cfg
-        return {"api_settings": ApiSettings(cfg.apdex_t_ms, cfg.sla_target_percent, cfg.slow_request_ms)}
+        return {"api_settings": ApiSettings(cfg.apdex_t_ms, cfg.sla_target_percent, cfg.slow_request_ms),
+                "database_settings": DatabaseSettings(cfg.slow_query_ms)}
 
     def health(self) -> dict[str, Any]:
         """The combined health of every running component, with the version.

@@ -103,6 +103,7 @@ class Config:
     sla_target_percent: float = _s(99.9, "availability target of /api/metrics/api (percent of requests not "
                                    "failed)", "api")
     slow_request_ms: float = _s(1000.0, "default threshold of /api/metrics/api/slow-requests (ms)", "api")
+    slow_query_ms: float = _s(100.0, "default threshold_ms of /api/metrics/database/slow-queries (ms)", "api")
     live_snapshot_interval_s: float = _s(5.0, "how often the /ws live feed publishes a dashboard-data snapshot "
                                          "(seconds or e.g. 5s; only while clients listen)", "live")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from query.apm.database_api import DatabaseController
 from query.apm.requests_api import ApiPerformanceController
 from query.jaeger.controller import JaegerController
 
@@ -20,4 +21,5 @@ def controllers() -> list[ControllerRouterHandler]:
     found: list[ControllerRouterHandler] = []
     found.append(JaegerController)
     found.append(ApiPerformanceController)
+    found.append(DatabaseController)
     return found

@@ -1,0 +1,112 @@
+"""Database analytics from DB client spans (``db.system.name``/``db.system``): slow statements.
+
+A DB call is a CLIENT span with a DB system (:data:`query.apm.semconv.IS_DB_CALL`). Statements are
+grouped by ``query_hash = cityHash64(normalizeQuery(statement))``: ClickHouse's ``normalizeQuery``
+replaces numbers, quoted strings and IN lists by ``?``/``(?..)`` and drops comments; its own
+``normalizedQueryHash`` is NOT used because it hashes an already-present ``?`` differently from a
+literal it replaced (``id = ?`` and ``id = 5`` would get two hashes); whitespace runs (left
+where a comment was dropped) become one space. Keyword case is kept (``select`` ≠ ``SELECT``).
+``%s`` and ``$1`` parameters are kept as written, so a statement sent with parameters and the
+same statement with inlined literals
+are two statements (as they are to the database).
+
+A statement is listed by :func:`slow_queries` when its slowest execution (``max``) exceeds the
+threshold. Calling endpoints are found only for the returned rows: the ``http.route`` of the server
+span of the same trace and service whose time contains the DB span.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.otel_columns import Traces as T
+from contracts.reader import TelemetryReader
+from query.apm.database_models import CallingEndpoint, SlowQuery, SlowQueryList
+from query.apm.semconv import (
+    DB_NAMESPACE,
+    DB_ROWS,
+    DB_STATEMENT,
+    DB_SYSTEM,
+    HTTP_ROUTE,
+    IS_DB_CALL,
+    IS_SERVER,
+    service_filter,
+)
+from query.apm.window import ApmWindow
+from query.errors import BadRequest
+from query.filters import traces_time
+
+# normalizeQuery leaves the whitespace around a dropped comment: runs of whitespace become one space.
+NORMALIZED = f"trimBoth(replaceRegexpAll(normalizeQuery({DB_STATEMENT}), '[[:space:]]+', ' '))"
+QUERY_HASH = f"cityHash64({NORMALIZED})"
+SORTS = {"total": "total_ns", "avg": "avg_ns", "p95": "p95_ns", "max": "max_ns", "count": "executions"}
+MAX_LIMIT = 500
+EXAMPLES = 5
+
+
+def check_params(threshold_ms: float, sort: str, limit: int) -> None:
+    """Raise :class:`BadRequest` naming ``threshold_ms``, ``sort`` or ``limit`` when out of range."""
+    if threshold_ms < 0:
+        raise BadRequest("must not be negative", "threshold_ms")
+    if sort not in SORTS:
+        raise BadRequest(f"{sort[:20]!r} is not one of {', '.join(SORTS)}", "sort")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"must be between 1 and {MAX_LIMIT}", "limit")
+
+
+def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: float, sort: str = "total",
+                 limit: int = 20, service: str | None = None, environment: str | None = None) -> SlowQueryList:
+    """Statements of the window whose max duration exceeds ``threshold_ms``, by ``sort`` descending."""
+    check_params(threshold_ms, sort, limit)
+    params: dict[str, object] = {**window.params, "threshold_ns": int(threshold_ms * 1e6), "limit": limit}
+    conds = [traces_time(), IS_DB_CALL, f"{DB_STATEMENT} != ''", *service_filter(params, service, environment)]
+    rows = reader.rows(
+        f"SELECT toString(h) AS query_hash, any({NORMALIZED}) AS statement, "
+        f"any({DB_SYSTEM}) AS db_system, any({DB_NAMESPACE}) AS db_namespace, count() AS executions, "
+        f"countIf({T.STATUS_CODE} = 'Error') AS errors, sum({T.DURATION}) AS total_ns, "
+        f"avg({T.DURATION}) AS avg_ns, quantile(0.95)({T.DURATION}) AS p95_ns, max({T.DURATION}) AS max_ns, "
+        f"sumIf(toUInt64OrZero({DB_ROWS}), {DB_ROWS} != '') AS rows, countIf({DB_ROWS} != '') AS rows_reported, "
+        f"arraySort(groupUniqArray({T.SERVICE_NAME})) AS services, "
+        f"arraySlice(arrayMap(x -> x.2, arrayReverseSort(groupArray(({T.DURATION}, {T.TRACE_ID})))), 1, "
+        f"{EXAMPLES}) AS examples "
+        f"FROM {T.TABLE} WHERE {' AND '.join(conds)} GROUP BY {QUERY_HASH} AS h "
+        f"HAVING max_ns > {{threshold_ns:Int64}} ORDER BY {SORTS[sort]} DESC, query_hash LIMIT {{limit:UInt32}}",
+        params,
+    )
+    endpoints = _endpoints(reader, window, [r["query_hash"] for r in rows], conds, params)
+    return SlowQueryList(threshold_ms=threshold_ms, sort=sort,
+                         queries=[_slow(r, endpoints.get(r["query_hash"], [])) for r in rows])
+
+
+def _slow(r: dict[str, Any], endpoints: list[CallingEndpoint]) -> SlowQuery:
+    return SlowQuery(
+        query_hash=r["query_hash"], statement=r["statement"], db_system=r["db_system"],
+        db_namespace=r["db_namespace"], executions=int(r["executions"]), errors=int(r["errors"]),
+        total_ms=float(r["total_ns"]) / 1e6, avg_ms=float(r["avg_ns"]) / 1e6, p95_ms=float(r["p95_ns"]) / 1e6,
+        max_ms=float(r["max_ns"]) / 1e6, rows=int(r["rows"]) if int(r["rows_reported"]) else None,
+        services=list(r["services"]), endpoints=endpoints, example_trace_ids=[t for t in r["examples"] if t],
+    )
+
+
+def _endpoints(reader: TelemetryReader, window: ApmWindow, hashes: list[str], conds: list[str],
+               params: dict[str, object]) -> dict[str, list[CallingEndpoint]]:
+    """Per query hash: the enclosing server spans' (service, route) and how many executions each ran."""
+    if not hashes:
+        return {}
+    server_conds = [traces_time(), IS_SERVER]
+    rows = reader.rows(
+        f"SELECT toString(c.h) AS query_hash, c.s AS service, p.route AS route, count() AS n FROM "
+        f"(SELECT {QUERY_HASH} AS h, {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, toUnixTimestamp64Nano("
+        f"{T.TIMESTAMP}) AS ts FROM {T.TABLE} WHERE {' AND '.join(conds)} "
+        f"AND toString({QUERY_HASH}) IN {{hashes:Array(String)}}) AS c "
+        f"INNER JOIN (SELECT {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, {HTTP_ROUTE} AS route, "
+        f"toUnixTimestamp64Nano({T.TIMESTAMP}) AS b, b + {T.DURATION} AS e FROM {T.TABLE} "
+        f"WHERE {' AND '.join(server_conds)}) AS p ON c.t = p.t AND c.s = p.s "
+        f"WHERE c.ts >= p.b AND c.ts <= p.e GROUP BY query_hash, service, route ORDER BY n DESC, route",
+        {**params, "hashes": hashes},
+    )
+    found: dict[str, list[CallingEndpoint]] = {}
+    for r in rows:
+        found.setdefault(r["query_hash"], []).append(
+            CallingEndpoint(service=r["service"], route=r["route"], executions=int(r["n"])))
+    return found

@@ -1,0 +1,57 @@
+"""``/api/metrics/database*``: database analytics endpoints (see :mod:`query.apm.database`).
+
+Dependencies: ``reader`` and ``freshness`` from the app, ``window`` (:data:`query.apm.window.WINDOW`),
+and ``database_settings`` (:class:`query.apm.database_models.DatabaseSettings`) from the composition
+root (without it, :data:`DEFAULT_SETTINGS`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.di import Provide
+from litestar.params import Dependency, Parameter
+
+from contracts.reader import TelemetryReader
+from contracts.signals import Signal
+from query.apm import database
+from query.apm.database_models import DatabaseSettings, SlowQueryList
+from query.apm.window import WINDOW, ApmWindow
+from query.freshness import HEADER, Freshness, header_value
+from query.models import ReadMeta
+from query.openapi import FRESHNESS_HEADER, RESPONSES
+
+Reader = Annotated[TelemetryReader, Dependency(skip_validation=True)]
+Settings = Annotated[DatabaseSettings, Dependency(skip_validation=True)]
+Service = Annotated[str | None, Parameter(description="service.name")]
+Environment = Annotated[str | None, Parameter(description="deployment.environment(.name)")]
+DEFAULT_SETTINGS = DatabaseSettings()
+
+
+async def _provide_meta(freshness: Freshness) -> ReadMeta:
+    return await freshness.settle((Signal.TRACES,))
+
+
+class DatabaseController(Controller):
+    """Slow statements (normalized, by query hash) from DB client spans."""
+
+    path = "/api/metrics/database"
+    tags = ["apm"]
+    response_headers = [FRESHNESS_HEADER]
+    dependencies = {"meta": Provide(_provide_meta), **WINDOW}
+
+    @get("/slow-queries", sync_to_thread=True, summary="Slow queries", responses=RESPONSES)
+    def slow(self, reader: Reader, meta: ReadMeta, window: ApmWindow,
+             database_settings: Settings = DEFAULT_SETTINGS, service: Service = None,
+             environment: Environment = None,
+             threshold_ms: Annotated[float | None, Parameter(description="listed when max exceeds it "
+                                                                         "(default: slow_query_ms)")] = None,
+             sort: Annotated[str, Parameter(description="total, avg, p95, max or count")] = "total",
+             limit: Annotated[int, Parameter(description="rows (1–500)")] = 20) -> Response[SlowQueryList]:
+        """Per normalized statement: executions, total/avg/p95/max ms, rows, callers, slowest traces."""
+        threshold = database_settings.slow_query_ms if threshold_ms is None else threshold_ms
+        body = database.slow_queries(reader, window, threshold_ms=threshold, sort=sort, limit=limit,
+                                     service=service, environment=environment)
+        return Response(msgspec.structs.replace(body, meta=meta), headers={HEADER: header_value(meta)})

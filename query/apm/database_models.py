@@ -1,0 +1,52 @@
+"""Response types of ``/api/metrics/database/*`` (documented in ``/schema``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from query.models import ReadMeta
+
+
+class CallingEndpoint(msgspec.Struct, frozen=True):
+    """A server endpoint (``http.route`` of the enclosing server span) that ran the statement."""
+
+    service: str
+    route: str
+    executions: int
+
+
+class SlowQuery(msgspec.Struct, frozen=True):
+    """One normalized statement (``query_hash``) and its timings in the window (milliseconds)."""
+
+    query_hash: str
+    statement: str
+    db_system: str
+    db_namespace: str
+    executions: int
+    errors: int
+    total_ms: float
+    avg_ms: float
+    p95_ms: float
+    max_ms: float
+    rows: int | None
+    services: list[str]
+    endpoints: list[CallingEndpoint]
+    example_trace_ids: list[str]
+
+
+class SlowQueryList(msgspec.Struct, frozen=True):
+    """Statements whose slowest execution (max) exceeds ``threshold_ms``, ordered by ``sort`` descending."""
+
+    threshold_ms: float
+    sort: str
+    queries: list[SlowQuery]
+    meta: ReadMeta | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Settings of the database endpoints: the default ``threshold_ms`` of slow-queries."""
+
+    slow_query_ms: float = 100.0
