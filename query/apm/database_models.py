@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from query.models import ReadMeta
+from query.models import UNKNOWN, ReadMeta
 
 
 class CallingEndpoint(msgspec.Struct, frozen=True):
@@ -42,7 +42,7 @@ class SlowQueryList(msgspec.Struct, frozen=True):
     threshold_ms: float
     sort: str
     queries: list[SlowQuery]
-    meta: ReadMeta | None = None
+    meta: ReadMeta = UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ SUMMARIES = {
     "/api/metrics/api": "API performance",
     "/api/metrics/api/top-endpoints": "Top endpoints",
     "/api/metrics/api/slow-requests": "Slow requests",
+    "/api/metrics/database/slow-queries": "Slow queries",
 }
 
 
