@@ -12,6 +12,7 @@ import threading
 import uuid
 from typing import Any, Protocol
 
+from contracts.access import AuditLog, InMemoryAudit, InMemoryTokens, TokenRepository
 from contracts.issues import InMemoryIssues, IssueRepository
 
 
@@ -38,6 +39,16 @@ class MetadataStore(Protocol):
     @property
     def issues(self) -> IssueRepository:
         """The error-issue repository (:mod:`contracts.issues`)."""
+        ...
+
+    @property
+    def tokens(self) -> TokenRepository:
+        """API tokens (see :mod:`contracts.access`)."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log of state changes."""
         ...
 
     def migrate(self, version: str) -> list[int]:
@@ -81,6 +92,8 @@ class InMemoryMetadataStore:
         """Start empty and unmigrated."""
         self._settings = InMemorySettings()
         self._issues = InMemoryIssues()
+        self._tokens = InMemoryTokens()
+        self._audit = InMemoryAudit()
         self._id = ""
         self.down: Exception | None = None
 
@@ -93,6 +106,16 @@ class InMemoryMetadataStore:
     def issues(self) -> InMemoryIssues:
         """The error-issue repository."""
         return self._issues
+
+    @property
+    def tokens(self) -> InMemoryTokens:
+        """API tokens."""
+        return self._tokens
+
+    @property
+    def audit(self) -> InMemoryAudit:
+        """The audit log."""
+        return self._audit
 
     def migrate(self, version: str) -> list[int]:
         """Create the instance id the first time."""

@@ -25,6 +25,7 @@ from contracts.freshness import IngestProgress
 from contracts.metadata import MetadataStore
 from contracts.reader import TelemetryReader
 from query.apm import controllers as apm_controllers
+from query.auth import OPEN_OPT, Auditor, auth_middleware
 from query.controllers import CONTROLLERS, HealthCheck, prometheus_metrics
 from query.freshness import Freshness
 from query.http_errors import EXCEPTION_HANDLERS
@@ -55,6 +56,7 @@ def build_app(
     metadata: MetadataStore | None = None,
     bus: EventBus | None = None,
     dependencies: Mapping[str, Any] | None = None,
+    auth: bool = False,
 ) -> Litestar:
     """The query API over ``reader``.
 
@@ -73,13 +75,18 @@ def build_app(
         metadata: Vigil's PostgreSQL state (dependency ``metadata``; None in tests that need none).
         bus: Live events (dependency ``bus``).
         dependencies: More values handlers receive by name, e.g. a feature's settings.
+        auth: Check API tokens of ``metadata.tokens`` on every route but the open allow-list (see
+            :mod:`query.auth`); False: everyone is admin. Dependency ``audit`` (:class:`query.auth.Auditor`)
+            writes to ``metadata.audit`` either way.
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
     routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), live_feed, prometheus_metrics,
                                              assets_router()]
     routes += list(extra_routes or [])
     if dashboard is not None:
-        routes.append(dashboard)
+        routes.append(Router(path="/", route_handlers=[dashboard], opt={OPEN_OPT: True}))  # static, open
+    if auth and metadata is None:
+        raise ValueError("auth needs the metadata store (its tokens)")
     return Litestar(
         route_handlers=routes,
         dependencies={
@@ -89,10 +96,12 @@ def build_app(
             "freshness": _value(freshness),
             "metadata": _value(metadata),
             "bus": _value(bus),
+            "audit": _value(Auditor(metadata.audit if metadata is not None else None)),
             **{name: _value(value) for name, value in (dependencies or {}).items()},
         },
         openapi_config=openapi_config(),
         plugins=list(plugins),
+        middleware=[auth_middleware(metadata.tokens if auth and metadata is not None else None)],
         exception_handlers=EXCEPTION_HANDLERS,
         debug=False,
         logging_config=None,  # the process's logging is the composition root's (one format, no takeover)

@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from storage.postgres.access import MIGRATION_STATEMENTS as ACCESS_TABLES
+from storage.postgres.access import PostgresAudit, PostgresTokens
 from storage.postgres.issues import MIGRATION_STATEMENTS as ISSUE_TABLES
 from storage.postgres.issues import PostgresIssues
 
@@ -39,6 +41,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
     (2, "error issues by fingerprint", ISSUE_TABLES),
+    (3, "API tokens and the audit log", ACCESS_TABLES),
 ]
 
 
@@ -73,6 +76,8 @@ class PostgresMetadataStore:
         self.url = url
         self._settings = PostgresSettings(self)
         self._issues = PostgresIssues(self.connection)
+        self._tokens = PostgresTokens(self)
+        self._audit = PostgresAudit(self)
 
     @property
     def settings(self) -> PostgresSettings:
@@ -83,6 +88,16 @@ class PostgresMetadataStore:
     def issues(self) -> PostgresIssues:
         """The error-issue repository."""
         return self._issues
+
+    @property
+    def tokens(self) -> PostgresTokens:
+        """API tokens."""
+        return self._tokens
+
+    @property
+    def audit(self) -> PostgresAudit:
+        """The audit log."""
+        return self._audit
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -102,7 +117,7 @@ class PostgresMetadataStore:
                            applied_at timestamptz NOT NULL DEFAULT now())"""
                 )
                 done = {r[0] for r in conn.execute("SELECT version FROM vigil_schema_migrations")}
-                for number, name, stmts in MIGRATIONS:
+                for number, name, stmts in sorted(MIGRATIONS, key=lambda m: m[0]):  # by number
                     if number in done:
                         continue
                     log.info("metadata migration %s: %s", number, name)
