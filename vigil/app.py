@@ -22,6 +22,7 @@ from query.api import build_app
 from query.apm.database_models import DatabaseSettings
 from query.apm.requests_models import ApiSettings
 from query.apm.snapshot import dashboard_snapshot
+from query.auth import auth_required
 from receiver.auth import Authenticator, load_tokens
 from receiver.cors import CorsPolicy
 from receiver.grpc_server import build_server
@@ -101,10 +102,13 @@ class Vigil:
         # processes acknowledged, and cannot know what they still hold (the API then says so).
         progress = spool.writer if isinstance(spool, SpoolComponent) and self.cfg.role == "all" else None
         metadata = _get(built, "metadata", MetadataComponent)
+        auth = auth_required(api.auth, api.host)
+        if auth:
+            _announce_auth(metadata, api.host)
         app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, progress=progress,
                         read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router(),
                         plugins=api_plugins(built), metadata=metadata.store, bus=self.bus,
-                        dependencies=self.api_dependencies(built))
+                        dependencies=self.api_dependencies(built), auth=auth)
         listener = UvicornListener("api", app, api.host, api.port)
         telemetry = built.get("self_telemetry")
         return FlushingApi(listener, telemetry) if isinstance(telemetry, SelfTelemetry) else listener
@@ -239,6 +243,15 @@ def ready_message(cfg: Config) -> str:
                   f"  Point an SDK at it:  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{shown}:{cfg.otlp_http_port}"]
     lines += [f"  Data:       {cfg.data_path}", "  Ctrl-C to stop."]
     return "\n".join(lines)
+
+
+def _announce_auth(metadata: MetadataComponent, host: str) -> None:
+    """Say that the API checks tokens, and how to create the first admin token when there is none."""
+    log.info("API authentication on (api_auth=required or non-loopback host %s): bearer tokens required", host)
+    if metadata.store is not None and not metadata.store.tokens.has_admin():
+        log.warning("no admin API token exists: create one with 'vigil token create --role admin --name NAME' "
+                    "(same --data-dir / --postgres-url); until then only /api/health, /metrics, /schema and the "
+                    "dashboard's files answer without a token")
 
 
 def _get(built: dict[str, Component], name: str, kind: type[T]) -> T:

@@ -79,6 +79,8 @@ class Config:
     flatten_max_bytes: int = _s(24 * MIB, "largest INSERT into the columnar store, in request bytes", "spool")
     flatten_linger_ms: int = _s(5, "idle flattener: how long a first request waits for company (ms or e.g. 5ms)",
                                 "spool")
+    api_auth: str = _s("off", "off | required: API bearer tokens with roles (vigil token create); always "
+                       "required when host is not a loopback address", "api")
     read_after_write_timeout_ms: int = _s(5_000, "API reads wait at most this long for acknowledged data to be "
                                           "stored (ms or e.g. 5s; 0 = no wait)", "api")
     max_inflight_bytes: int = _s(256 * MIB, "accepted bytes not yet spooled before ingest answers 429", "receiver")
@@ -164,7 +166,7 @@ class Config:
     @property
     def api(self) -> ApiConfig:
         """The query API's section."""
-        return ApiConfig(self.host, self.port, self.read_after_write_timeout_ms / 1000)
+        return ApiConfig(self.host, self.port, self.read_after_write_timeout_ms / 1000, self.api_auth)
 
     @property
     def own_otlp_endpoint(self) -> str:
@@ -231,6 +233,8 @@ def _combination_problems(cfg: Config) -> list[str]:
     problems = []
     if cfg.role not in ROLES:
         problems.append(f"role={cfg.role!r}: use {', '.join(ROLES)}")
+    if cfg.api_auth not in ("off", "required"):
+        problems.append(f"api_auth={cfg.api_auth!r}: use off, required")
     if cfg.log_level.upper() not in LOG_LEVELS:
         problems.append(f"log_level={cfg.log_level!r}: use {', '.join(LOG_LEVELS)}")
     if cfg.clickhouse_cluster and not cfg.clickhouse_url:

@@ -71,6 +71,7 @@ class ApiConfig:
     host: str
     port: int
     read_after_write_timeout_s: float
+    auth: str = "off"  # off | required; tokens are checked anyway on a non-loopback host (query.auth)
 
 
 @dataclass(frozen=True)
