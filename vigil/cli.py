@@ -27,6 +27,7 @@ from vigil import __version__
 from vigil.agentcmd import add_agent_parser, run_agent_command
 from vigil.config import DEFAULTS, DURATION_FIELDS, Config, ConfigError, load
 from vigil.demo import add_demo_parser, run_demo_command
+from vigil.tokencmd import add_token_parser, run_token_command
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EPILOG = "exit codes: 0 success, 1 runtime failure, 2 invalid configuration, port in use or data directory in use"
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                                help=_flag_help(f.name, f.metadata["help"]))
     add_agent_parser(sub)
     add_demo_parser(sub)
+    add_token_parser(sub)
     return p
 
 
@@ -81,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "agent":  # client-side commands: their own flags, no server configuration
         return run_agent_command(args)
+    if args.command == "token":
+        setup_logging("WARNING")
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        return run_token_command(args)
     if args.command == "demo":
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         return run_demo_command(args)
