@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.chdb_fixtures import ch, chdb_dsn, chdb_store  # noqa: F401  (one chDB per process, shared)
 from tests.demo_fixture import DemoData, drop_database, run_demo
 from tests.vigil_process import VigilProcess, stop_leftover_servers
 

@@ -14,7 +14,6 @@ from query.apm.window import ApmWindow
 from query.errors import BadRequest
 from storage.clickhouse.client import connect
 from storage.clickhouse.reader import ClickHouseReader
-from tests.storage.conftest import ch, chdb_dsn, chdb_store  # noqa: F401  (one chDB per process)
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # inside the retention TTL
 WINDOW = ApmWindow(int((NOW - timedelta(hours=1)).timestamp() * 1e9), int(NOW.timestamp() * 1e9), 60)
