@@ -24,6 +24,7 @@ from contracts.events import EventBus
 from contracts.freshness import IngestProgress
 from contracts.metadata import MetadataStore
 from contracts.reader import TelemetryReader
+from query.admin import AuditController
 from query.apm import controllers as apm_controllers
 from query.auth import OPEN_OPT, Auditor, auth_middleware
 from query.controllers import CONTROLLERS, HealthCheck, prometheus_metrics
@@ -80,8 +81,8 @@ def build_app(
             writes to ``metadata.audit`` either way.
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
-    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), live_feed, prometheus_metrics,
-                                             assets_router()]
+    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), AuditController, live_feed,
+                                             prometheus_metrics, assets_router()]
     routes += list(extra_routes or [])
     if dashboard is not None:
         routes.append(Router(path="/", route_handlers=[dashboard], opt={OPEN_OPT: True}))  # static, open

@@ -27,6 +27,7 @@ SUMMARIES = {
     "/api/metrics/api/top-endpoints": "Top endpoints",
     "/api/metrics/api/slow-requests": "Slow requests",
     "/api/metrics/database/slow-queries": "Slow queries",
+    "/api/audit": "Audit trail (admin)",
 }
 
 
