@@ -44,6 +44,7 @@ B = TypeVar("B", bound=msgspec.Struct)
 Attrs = Annotated[list[str] | None, Parameter(query="attr", description="`key:value` (point, span or resource "
                                                                        "attribute), repeatable")]
 Service = Annotated[str | None, Parameter(description="service.name")]
+Environment = Annotated[str | None, Parameter(description="deployment.environment(.name)")]
 
 
 def provide_time_range(
@@ -56,14 +57,17 @@ def provide_time_range(
     return resolve(start, end, range_)
 
 
-def _meta(*signals: Signal) -> Provide:
+def read_meta(*signals: Signal) -> Provide:
+    """The ``meta`` dependency: freshness of ``signals`` once the read has waited for them."""
+
     async def provide(freshness: Freshness) -> ReadMeta:
         return await freshness.settle(signals)
 
     return Provide(provide)
 
 
-def _answer(body: B, meta: ReadMeta, status_code: int = 200) -> Response[B]:
+def answer(body: B, meta: ReadMeta, status_code: int = 200) -> Response[B]:
+    """``body`` with its ``meta`` and the ``Vigil-Data-Complete`` header."""
     return Response(msgspec.structs.replace(body, meta=meta), status_code=status_code,
                     headers={HEADER: header_value(meta)})
 
@@ -90,7 +94,7 @@ class HealthController(Controller):
     def health(self, health: Health, meta: ReadMeta) -> Response[HealthReport]:
         """``ok`` when every component is ok, else ``degraded`` (503). Does not wait for ingest."""
         report = msgspec.convert(health(), HealthReport)
-        return _answer(report, meta, 200 if report.status == "ok" else 503)
+        return answer(report, meta, 200 if report.status == "ok" else 503)
 
 
 class TraceController(Controller):
@@ -99,7 +103,7 @@ class TraceController(Controller):
     path = "/api/traces"
     tags = ["traces"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": _meta(Signal.TRACES), **_TIME}
+    dependencies = {"meta": read_meta(Signal.TRACES), **_TIME}
 
     @get("/{trace_id:str}", sync_to_thread=True, summary="Get one trace by id", responses=RESPONSES_404)
     def get_trace(
@@ -107,7 +111,7 @@ class TraceController(Controller):
         trace_id: Annotated[str, Parameter(description="32 hex characters (any case)")],
     ) -> Response[Trace]:
         """Every span of the trace, with attributes, events and links."""
-        return _answer(traces.get_trace(reader, trace_id), meta)
+        return answer(traces.get_trace(reader, trace_id), meta)
 
     @get("/", sync_to_thread=True, summary="Search traces", responses=RESPONSES)
     def search(
@@ -126,7 +130,7 @@ class TraceController(Controller):
         """Traces with a span matching every filter, newest first."""
         q = traces.TraceQuery(service, name, status.value if status else None, min_duration_ms, max_duration_ms,
                               tuple(attr or ()), limit)
-        return _answer(traces.search_traces(reader, q, tr), meta)
+        return answer(traces.search_traces(reader, q, tr), meta)
 
 
 class LogController(Controller):
@@ -135,7 +139,7 @@ class LogController(Controller):
     path = "/api/logs"
     tags = ["logs"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": _meta(Signal.LOGS), **_TIME}
+    dependencies = {"meta": read_meta(Signal.LOGS), **_TIME}
 
     @get("/", sync_to_thread=True, summary="Search logs", responses=RESPONSES)
     def search(
@@ -152,7 +156,7 @@ class LogController(Controller):
     ) -> Response[LogList]:
         """Log records matching every filter, newest first."""
         query = logs.LogQuery(service, severity_min, q, trace_id, limit)
-        return _answer(logs.search_logs(reader, query, tr), meta)
+        return answer(logs.search_logs(reader, query, tr), meta)
 
 
 class ServiceController(Controller):
@@ -161,12 +165,12 @@ class ServiceController(Controller):
     path = "/api/services"
     tags = ["services"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": _meta(Signal.TRACES), **_TIME}
+    dependencies = {"meta": read_meta(Signal.TRACES), **_TIME}
 
     @get("/", sync_to_thread=True, summary="Service overview", responses=RESPONSES)
     def list(self, reader: Reader, meta: ReadMeta, tr: TimeRange) -> Response[ServiceList]:
         """Span count, error count and p95 span duration per service."""
-        return _answer(service_overview.list_services(reader, tr), meta)
+        return answer(service_overview.list_services(reader, tr), meta)
 
 
 class MetricController(Controller):
@@ -175,12 +179,12 @@ class MetricController(Controller):
     path = "/api/metrics"
     tags = ["metrics"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": _meta(Signal.METRICS), **_TIME}
+    dependencies = {"meta": read_meta(Signal.METRICS), **_TIME}
 
     @get("/names", sync_to_thread=True, summary="List metrics", responses=RESPONSES)
     def names(self, reader: Reader, meta: ReadMeta, tr: TimeRange) -> Response[MetricList]:
         """Every metric with points in the range: name, kind, unit, description, services."""
-        return _answer(metrics.metric_names(reader, tr), meta)
+        return answer(metrics.metric_names(reader, tr), meta)
 
     @get("/query", sync_to_thread=True, summary="Query a metric's series", responses=RESPONSES_404)
     def query(
@@ -198,7 +202,7 @@ class MetricController(Controller):
         """One series per label group, points aligned to ``step``."""
         keys = tuple(k.strip() for k in (group_by or "").split(",") if k.strip())
         q = metrics.MetricQuery(name, service, tuple(attr or ()), agg.value, keys, step)
-        return _answer(metrics.query_metric(reader, q, tr), meta)
+        return answer(metrics.query_metric(reader, q, tr), meta)
 
     @get("/points", sync_to_thread=True, summary="Raw data points of a metric", responses=RESPONSES_404)
     def points(
@@ -212,7 +216,7 @@ class MetricController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=metric_points.MAX_LIMIT)] = 1000,
     ) -> Response[MetricPoints]:
         """Points with their kind's own fields, newest first."""
-        return _answer(metric_points.metric_points(reader, name, tr, service, tuple(attr or ()), limit), meta)
+        return answer(metric_points.metric_points(reader, name, tr, service, tuple(attr or ()), limit), meta)
 
 
 @get("/metrics", sync_to_thread=False, include_in_schema=False)

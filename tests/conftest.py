@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.chdb_fixtures import ch, chdb_dsn, chdb_store  # noqa: F401  (one chDB per process, shared)
-from tests.demo_fixture import DemoData, drop_database, run_demo
+from tests.demo_fixture import DemoData, run_demo
+from tests.pg import EXTERNAL_PG_ADMIN, drop_database, external_pg_database
 from tests.vigil_process import VigilProcess, stop_leftover_servers
 
-EXTERNAL_PG_ADMIN = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # 10 years: the official OTLP examples carry 2018 timestamps and must stay inside retention.
 LONG_RETENTION = {f"VIGIL_RETENTION_{s}_DAYS": "3650" for s in ("TRACES", "LOGS", "METRICS")}
 
@@ -26,29 +24,13 @@ def _no_leftover_servers() -> Iterator[None]:
     stop_leftover_servers()
 
 
-def _external_pg_database() -> tuple[str, str] | None:
-    """Create a throwaway database on the machine's PostgreSQL; return (url, name) or None."""
-    name = f"vigil_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(EXTERNAL_PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error:
-        return None
-    return EXTERNAL_PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def _drop_database(name: str) -> None:
-    with psycopg.connect(EXTERNAL_PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session", params=["embedded-pg", "external-pg"])
 def vigil(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VigilProcess]:
     """A running ``vigil serve``; every test using it runs against embedded and external PostgreSQL."""
     env = dict(LONG_RETENTION)
     db_name = None
     if request.param == "external-pg":
-        created = _external_pg_database()
+        created = external_pg_database()
         if created is None:
             if os.environ.get("VIGIL_TEST_REQUIRE_EXTERNAL_PG") == "1":
                 pytest.fail(f"external PostgreSQL required but unreachable at {EXTERNAL_PG_ADMIN}")
@@ -58,7 +40,7 @@ def vigil(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     yield proc
     proc.stop()
     if db_name:
-        _drop_database(db_name)
+        drop_database(db_name)
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from instrumentation.demo.check import VigilApi, stored_responses
 from instrumentation.demo.loadgen import LoadGenerator, LoadStats
 from instrumentation.demo.schema import ensure_database
 from instrumentation.demo.shop import Shop, free_port
+from tests.pg import EXTERNAL_PG_ADMIN
 from tests.vigil_process import VigilProcess
 
-EXTERNAL_PG_ADMIN = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEMO_RATE = 20.0
 DEMO_SECONDS = 15.0
 DEMO_SEED = 7
@@ -62,11 +62,6 @@ def _shop_database(base: Path) -> tuple[str, Any, str | None]:
 
     url, server = embedded_url(base / "shop")
     return url, server, None
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(EXTERNAL_PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_demo(base: Path, vigil_env: dict[str, str]) -> tuple[DemoData, Any, str | None]:

@@ -9,29 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, get
-from litestar.di import Provide
 from litestar.params import Dependency, Parameter
 
-from contracts.reader import TelemetryReader
 from contracts.signals import Signal
 from query.apm import database
 from query.apm.database_models import DatabaseSettings, SlowQueryList
 from query.apm.window import WINDOW, ApmWindow
-from query.freshness import HEADER, Freshness, header_value
+from query.controllers import Environment, Reader, Service, answer, read_meta
 from query.models import ReadMeta
 from query.openapi import FRESHNESS_HEADER, RESPONSES
 
-Reader = Annotated[TelemetryReader, Dependency(skip_validation=True)]
 Settings = Annotated[DatabaseSettings, Dependency(skip_validation=True)]
-Service = Annotated[str | None, Parameter(description="service.name")]
-Environment = Annotated[str | None, Parameter(description="deployment.environment(.name)")]
 DEFAULT_SETTINGS = DatabaseSettings()
-
-
-async def _provide_meta(freshness: Freshness) -> ReadMeta:
-    return await freshness.settle((Signal.TRACES,))
 
 
 class DatabaseController(Controller):
@@ -40,7 +30,7 @@ class DatabaseController(Controller):
     path = "/api/metrics/database"
     tags = ["apm"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": Provide(_provide_meta), **WINDOW}
+    dependencies = {"meta": read_meta(Signal.TRACES), **WINDOW}
 
     @get("/slow-queries", sync_to_thread=True, summary="Slow queries", responses=RESPONSES)
     def slow(self, reader: Reader, meta: ReadMeta, window: ApmWindow,
@@ -54,4 +44,4 @@ class DatabaseController(Controller):
         threshold = database_settings.slow_query_ms if threshold_ms is None else threshold_ms
         body = database.slow_queries(reader, window, threshold_ms=threshold, sort=sort, limit=limit,
                                      service=service, environment=environment)
-        return Response(msgspec.structs.replace(body, meta=meta), headers={HEADER: header_value(meta)})
+        return answer(body, meta)

@@ -11,35 +11,22 @@ from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import Provide
 from litestar.params import Dependency, Parameter
 
-from contracts.reader import TelemetryReader
 from contracts.signals import Signal
 from query.apm import requests
 from query.apm.requests_models import ApiMetrics, ApiSettings, EndpointList, SlowRequestList
 from query.apm.window import WINDOW, ApmWindow
-from query.freshness import HEADER, Freshness, header_value
+from query.controllers import Environment, Reader, Service, answer, read_meta
 from query.models import ReadMeta
 from query.openapi import FRESHNESS_HEADER, RESPONSES
 
-Reader = Annotated[TelemetryReader, Dependency(skip_validation=True)]
 Settings = Annotated[ApiSettings, Dependency(skip_validation=True)]
-Service = Annotated[str | None, Parameter(description="service.name")]
-Environment = Annotated[str | None, Parameter(description="deployment.environment(.name)")]
 Limit = Annotated[int, Parameter(description="rows (1–1000)")]
 B = TypeVar("B", bound=msgspec.Struct)
 
 
-async def _provide_meta(freshness: Freshness) -> ReadMeta:
-    return await freshness.settle((Signal.TRACES,))
-
-
 DEFAULT_SETTINGS = ApiSettings()
-
-def _answer(body: B, meta: ReadMeta) -> Response[B]:
-    return Response(msgspec.structs.replace(body, meta=meta), headers={HEADER: header_value(meta)})
-
 
 class ApiPerformanceController(Controller):
     """Request throughput, errors, latency, Apdex, availability, top endpoints and slow requests."""
@@ -47,13 +34,13 @@ class ApiPerformanceController(Controller):
     path = "/api/metrics/api"
     tags = ["apm"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": Provide(_provide_meta), **WINDOW}
+    dependencies = {"meta": read_meta(Signal.TRACES), **WINDOW}
 
     @get("/", sync_to_thread=True, summary="API performance", responses=RESPONSES)
     def overview(self, reader: Reader, meta: ReadMeta, window: ApmWindow, api_settings: Settings = DEFAULT_SETTINGS,
                  service: Service = None, environment: Environment = None) -> Response[ApiMetrics]:
         """Totals and per-bucket series of requests, errors, p50–p99, Apdex; availability; status codes."""
-        return _answer(requests.api_metrics(reader, window, api_settings, service, environment), meta)
+        return answer(requests.api_metrics(reader, window, api_settings, service, environment), meta)
 
     @get("/top-endpoints", sync_to_thread=True, summary="Top endpoints", responses=RESPONSES)
     def top(self, reader: Reader, meta: ReadMeta, window: ApmWindow, service: Service = None,
@@ -61,7 +48,7 @@ class ApiPerformanceController(Controller):
             sort: Annotated[str, Parameter(description="requests, p95, errors or time")] = "requests",
             limit: Limit = 20) -> Response[EndpointList]:
         """Requests, errors, p50/p95/p99 and share of request time per (service, method, route)."""
-        return _answer(requests.top_endpoints(reader, window, sort, limit, service, environment), meta)
+        return answer(requests.top_endpoints(reader, window, sort, limit, service, environment), meta)
 
     @get("/slow-requests", sync_to_thread=True, summary="Slow requests", responses=RESPONSES)
     def slow(self, reader: Reader, meta: ReadMeta, window: ApmWindow, api_settings: Settings = DEFAULT_SETTINGS,
@@ -70,4 +57,4 @@ class ApiPerformanceController(Controller):
              limit: Limit = 50) -> Response[SlowRequestList]:
         """The slowest individual requests above the threshold."""
         threshold = api_settings.slow_request_ms if threshold_ms is None else threshold_ms
-        return _answer(requests.slow_requests(reader, window, threshold, limit, service), meta)
+        return answer(requests.slow_requests(reader, window, threshold, limit, service), meta)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from contracts.access import TOKEN_PREFIX, Role, TokenExists, hash_token
 from contracts.metadata import InMemoryMetadataStore
 from storage.postgres.store import PostgresMetadataStore
-
-ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.pg import throwaway_database
 
 
 @pytest.fixture(params=["postgres", "memory"])
@@ -23,19 +19,10 @@ def store(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.param == "memory":
         yield InMemoryMetadataStore()
         return
-    name = f"vigil_access_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        if os.environ.get("VIGIL_TEST_REQUIRE_EXTERNAL_PG") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}")
-    pg = PostgresMetadataStore(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    assert 3 in pg.migrate("test")
-    yield pg
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("vigil_access_test") as url:
+        pg = PostgresMetadataStore(url)
+        assert 3 in pg.migrate("test")
+        yield pg
 
 
 def test_token_lifecycle(store: Any) -> None:

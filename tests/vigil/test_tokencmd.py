@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import _drop_database, _external_pg_database
+from tests.pg import throwaway_database
 from tests.vigil_process import VigilProcess
 
 
@@ -22,12 +22,8 @@ def _token(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def external_pg() -> Iterator[str]:
-    created = _external_pg_database()
-    if created is None:
-        pytest.skip("no external PostgreSQL reachable")
-    url, name = created
-    yield url
-    _drop_database(name)
+    with throwaway_database("vigil_tokencmd") as url:
+        yield url
 
 
 def test_cli_tokens_work_on_a_running_server_and_are_audited(tmp_path: Path, external_pg: str) -> None:
