@@ -9,7 +9,7 @@ import pytest
 from contracts.issues import SAMPLE_TRACES, InMemoryIssues, IssueRepository, Occurrence
 from storage.postgres.issues import PostgresIssues
 from storage.postgres.store import PostgresMetadataStore
-from tests.conftest import _drop_database, _external_pg_database
+from tests.pg import drop_database, external_pg_database
 
 
 def occ(t: int, fp: str = "f1", service: str = "payments", endpoint: str = "/charge", trace: str = "") -> Occurrence:
@@ -22,14 +22,14 @@ def repo(request: pytest.FixtureRequest) -> Iterator[IssueRepository]:
     if request.param == "memory":
         yield InMemoryIssues()
         return
-    created = _external_pg_database()
+    created = external_pg_database()
     if created is None:
         pytest.skip("no PostgreSQL reachable")
     url, name = created
     store = PostgresMetadataStore(url)
     store.migrate("test")
     yield PostgresIssues(store.connection)
-    _drop_database(name)
+    drop_database(name)
 
 
 def test_new_then_counted(repo: IssueRepository) -> None:
