@@ -12,7 +12,9 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from query.apm.database_api import DatabaseController
+from query.apm.insights_api import InsightsController
 from query.apm.requests_api import ApiPerformanceController
+from query.apm.services_api import ServiceMapController
 from query.jaeger.controller import JaegerController
 
 
@@ -22,4 +24,6 @@ def controllers() -> list[ControllerRouterHandler]:
     found.append(JaegerController)
     found.append(ApiPerformanceController)
     found.append(DatabaseController)
+    found.append(ServiceMapController)
+    found.append(InsightsController)
     return found

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from contracts.reader import InMemoryReader
 from query.api import build_app
 
-NOT_FOUND_OPS = {"/api/traces/{trace_id}", "/api/metrics/query", "/api/metrics/points"}
+NOT_FOUND_OPS = {"/api/traces/{trace_id}", "/api/services/{name}", "/api/metrics/query", "/api/metrics/points"}
 SUMMARIES = {
     "/api/health": "Component health",
     "/api/traces/{trace_id}": "Get one trace by id",
@@ -28,6 +28,9 @@ SUMMARIES = {
     "/api/metrics/api/slow-requests": "Slow requests",
     "/api/metrics/database/slow-queries": "Slow queries",
     "/api/audit": "Audit trail (admin)",
+    "/api/services/{name}": "One service",
+    "/api/service-map": "Service map",
+    "/api/insights/performance": "Performance insights",
 }
 
 
