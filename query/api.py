@@ -32,6 +32,7 @@ from query.freshness import Freshness
 from query.http_errors import EXCEPTION_HANDLERS
 from query.live import live_feed
 from query.openapi import assets_router, openapi_config
+from query.tokens_api import TokenController
 
 __all__ = ["HealthCheck", "build_app"]
 
@@ -81,8 +82,8 @@ def build_app(
             writes to ``metadata.audit`` either way.
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
-    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), AuditController, live_feed,
-                                             prometheus_metrics, assets_router()]
+    routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), AuditController, TokenController,
+                                             live_feed, prometheus_metrics, assets_router()]
     routes += list(extra_routes or [])
     if dashboard is not None:
         routes.append(Router(path="/", route_handlers=[dashboard], opt={OPEN_OPT: True}))  # static, open

@@ -28,6 +28,7 @@ SUMMARIES = {
     "/api/metrics/api/slow-requests": "Slow requests",
     "/api/metrics/database/slow-queries": "Slow queries",
     "/api/audit": "Audit trail (admin)",
+    "/api/tokens": "List API tokens (admin)",
     "/api/services/{name}": "One service",
     "/api/service-map": "Service map",
     "/api/insights/performance": "Performance insights",
