@@ -150,12 +150,17 @@ class LogController(Controller):
         service: Service = None,
         severity_min: Annotated[str | None, Parameter(description="0-24 or trace, debug, info, warn, error, "
                                                       "fatal")] = None,
-        q: Annotated[str | None, Parameter(description="case-insensitive substring of the body")] = None,
+        severity_max: Annotated[str | None, Parameter(description="0-24 or a name as severity_min (a name is "
+                                                      "its range's highest number); not below severity_min")] = None,
+        q: Annotated[str | None, Parameter(description="case-insensitive substring of the body or of a log "
+                                           "attribute's value (e.g. exception.message)")] = None,
+        attr: Annotated[list[str] | None, Parameter(query="attr", description="`key:value` (log or resource "
+                                                    "attribute), repeatable")] = None,
         trace_id: Annotated[str | None, Parameter(description="32 hex characters")] = None,
         limit: Annotated[int, Parameter(ge=1, le=logs.MAX_LIMIT)] = 100,
     ) -> Response[LogList]:
         """Log records matching every filter, newest first."""
-        query = logs.LogQuery(service, severity_min, q, trace_id, limit)
+        query = logs.LogQuery(service, severity_min, q, trace_id, limit, tuple(attr or ()), severity_max)
         return answer(logs.search_logs(reader, query, tr), meta)
 
 
