@@ -54,6 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `python bench/query.py` puts bench/ (not the root) on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench import apm_queries  # noqa: E402
 from bench.harness import (  # noqa: E402
     MIB,
     RssSampler,
@@ -130,6 +131,8 @@ SELECT
            'http.response.status_code', if(is_error, '500', '200'),
            'server.address', 'api.example.com', 'user.id', concat('user-', toString(h4 % 100000))),
        map('db.system', {other_sys}[other_i], 'db.operation', {other_op}[other_i],
+           'db.statement', if({other_sys}[other_i] = 'postgresql',
+                              concat({other_names}[other_i], ' WHERE id = ', toString(h3 % 1000)), ''),
            'user.id', concat('user-', toString(h4 % 100000)))) AS SpanAttributes,
     toUInt64(if(k = 0, 50000000, 0) + dur) AS Duration,
     if(is_error, 'Error', 'Unset') AS StatusCode,
@@ -315,7 +318,7 @@ def run_query(client: ApiClient, stats: QueryStats, paths: Callable[[int], str],
 
 
 def measure(host: str, port: int, total_traces: int, services: Sequence[str], warmup: int, runs: int,
-            limit: int, seed: int) -> list[QueryStats]:
+            limit: int, seed: int, skip_apm: bool = False) -> list[QueryStats]:
     rnd = random.Random(seed)
     ids = [trace_id(rnd.randrange(total_traces)) for _ in range(warmup + runs)]
     svc = list(services)
@@ -333,9 +336,20 @@ def measure(host: str, port: int, total_traces: int, services: Sequence[str], wa
                   lambda i: "/api/traces?" + q({"service": svc[i % len(svc)], "range": "1h", "limit": limit}),
                   lambda d: len(d["traces"]), warmup, runs)
         run_query(client, by_attr, lambda _i: by_attr.example, lambda d: len(d["traces"]), warmup, runs)
+        apm = [] if skip_apm else measure_apm(client, warmup, runs)
     finally:
         client.close()
-    return [by_id, by_service, by_attr]
+    return [by_id, by_service, by_attr, *apm]
+
+
+def measure_apm(client: ApiClient, warmup: int, runs: int) -> list[QueryStats]:
+    """Every endpoint of :mod:`bench.apm_queries`, at 1 h and 7 d."""
+    out = []
+    for name, path, goal, size in apm_queries.paths():
+        stats = QueryStats(name, goal, path)
+        run_query(client, stats, lambda _i, p=path: p, size or (lambda _d: 1), warmup, runs)
+        out.append(stats)
+    return out
 
 
 # --------------------------------------------------------------------------- main
@@ -352,6 +366,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-optimize", action="store_true",
                     help="skip OPTIMIZE TABLE ... FINAL after loading (queries then see many parts)")
     add_server_args(ap, startup_timeout=300.0)
+    ap.add_argument("--no-apm", action="store_true", help="time only the trace API, not the APM endpoints")
     ap.add_argument("--fail-on-goal", action="store_true", help="exit 1 when a p50 misses its goal")
     return ap.parse_args(argv)
 
@@ -383,7 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sampler.start()
             try:
                 results = measure(server.ports.host, server.ports.api, spans // SPANS_PER_TRACE,
-                                  load["services"] or SERVICES, args.warmup, args.runs, args.limit, args.seed)
+                                  load["services"] or SERVICES, args.warmup, args.runs, args.limit, args.seed,
+                                  args.no_apm)
             finally:
                 sampler.stop()
             peak_rss = sampler.peak()[0]

@@ -16,17 +16,17 @@ _START = "fromUnixTimestamp64Nano({start_ns:Int64})"
 _END = "fromUnixTimestamp64Nano({end_ns:Int64})"
 
 
-def traces_time() -> str:
-    """Time condition for ``otel_traces``.
+def traces_time(start: str = "start_ns", end: str = "end_ns") -> str:
+    """Time condition for ``otel_traces``: the closed interval of the ns parameters ``start``..``end``.
 
     The ``toDateTime(Timestamp)`` terms match the sorting key's own expression so the primary index
     prunes granules inside each (ServiceName, SpanName) range, not only whole daily partitions.
     """
     ts = Traces.TIMESTAMP
     return (
-        f"toDateTime({ts}) >= toDateTime(intDiv({{start_ns:Int64}}, 1000000000)) "
-        f"AND toDateTime({ts}) <= toDateTime(intDiv({{end_ns:Int64}}, 1000000000)) "
-        f"AND {ts} >= {_START} AND {ts} <= {_END}"
+        f"toDateTime({ts}) >= toDateTime(intDiv({{{start}:Int64}}, 1000000000)) "
+        f"AND toDateTime({ts}) <= toDateTime(intDiv({{{end}:Int64}}, 1000000000)) "
+        f"AND {ts} >= fromUnixTimestamp64Nano({{{start}:Int64}}) AND {ts} <= fromUnixTimestamp64Nano({{{end}:Int64}})"
     )
 
 

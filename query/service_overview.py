@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
-from query.apm.semconv import IS_ERROR, IS_REQUEST
+from contracts.semconv_sql import IS_ERROR, IS_REQUEST
 from query.filters import traces_time
 from query.models import ServiceList, ServiceSummary
 from query.timerange import TimeRange

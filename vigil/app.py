@@ -20,8 +20,10 @@ from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
 from query.apm.database_models import DatabaseSettings
+from query.apm.insights_models import InsightSettings
 from query.apm.requests_models import ApiSettings
 from query.apm.snapshot import dashboard_snapshot
+from query.apm.system_models import SystemSettings
 from query.auth import auth_required
 from receiver.auth import Authenticator, load_tokens
 from receiver.cors import CorsPolicy
@@ -123,7 +125,12 @@ class Vigil:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""
         cfg = self.cfg
         return {"api_settings": ApiSettings(cfg.apdex_t_ms, cfg.sla_target_percent, cfg.slow_request_ms),
-                "database_settings": DatabaseSettings(cfg.slow_query_ms)}
+                "database_settings": DatabaseSettings(cfg.slow_query_ms),
+                "system_settings": SystemSettings(cfg.cpu_warning_percent, cfg.cpu_critical_percent,
+                                                  cfg.memory_warning_percent, cfg.memory_critical_percent,
+                                                  cfg.disk_warning_percent, cfg.disk_critical_percent),
+                "insight_settings": InsightSettings(slow_endpoint_ms=cfg.slow_endpoint_ms,
+                                                    n_plus_one_min=cfg.n_plus_one_min)}
 
     def health(self) -> dict[str, Any]:
         """The combined health of every running component, with the version.

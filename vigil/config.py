@@ -39,6 +39,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?$")
 DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s",
                              "host_metrics_interval_s", "live_snapshot_interval_s"})
+DURATION_FIELDS |= {"error_scan_interval_s"}  # the error tracker's
 
 
 class ConfigError(ValueError):
@@ -106,8 +107,29 @@ class Config:
                                    "failed)", "api")
     slow_request_ms: float = _s(1000.0, "default threshold of /api/metrics/api/slow-requests (ms)", "api")
     slow_query_ms: float = _s(100.0, "default threshold_ms of /api/metrics/database/slow-queries (ms)", "api")
+    cpu_warning_percent: float = _s(80.0, "CPU busy (percent) at or above which /api/metrics/system says warning",
+                                    "api")
+    cpu_critical_percent: float = _s(90.0, "CPU busy (percent) at or above which /api/metrics/system says critical",
+                                     "api")
+    memory_warning_percent: float = _s(85.0, "memory used (percent) for warning in /api/metrics/system", "api")
+    memory_critical_percent: float = _s(95.0, "memory used (percent) for critical in /api/metrics/system", "api")
+    disk_warning_percent: float = _s(85.0, "fullest filesystem used (percent) for warning in /api/metrics/system",
+                                     "api")
+    disk_critical_percent: float = _s(95.0, "fullest filesystem used (percent) for critical in /api/metrics/system",
+                                      "api")
+    slow_endpoint_ms: float = _s(500.0, "an endpoint whose p95 exceeds it is a slow_endpoint insight (ms)", "api")
+    n_plus_one_min: int = _s(5, "the same statement this many times under one parent span is an N+1 insight", "api")
     live_snapshot_interval_s: float = _s(5.0, "how often the /ws live feed publishes a dashboard-data snapshot "
                                          "(seconds or e.g. 5s; only while clients listen)", "live")
+    error_tracker: bool = _s(True, "scan exception span events and ERROR logs into issues (/api/errors) and announce "
+                             "new and regressed ones on /ws (roles all and query)", "error_tracker")
+    error_scan_interval_s: float = _s(10.0, "how often the error tracker scans (seconds or e.g. 10s)", "error_tracker")
+    error_spike_factor: float = _s(3.0, "/api/metrics/errors/critical: an issue spikes when its count is at least this "
+                                   "times the previous window's", "api")
+    error_spike_min_count: int = _s(5, "/api/metrics/errors/critical: the least count of a spike or new issue", "api")
+    error_critical_types: str = _s("", "exception types that are always critical (comma-separated)", "api")
+    error_critical_messages: str = _s("", "message substrings that make an error critical (comma-separated)", "api")
+    error_critical_services: str = _s("", "services whose errors are always critical (comma-separated)", "api")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -204,6 +226,14 @@ DEFAULTS = Config()
 
 # (settings, the check each value must pass, the problem when it does not)
 _RANGE_RULES: tuple[tuple[tuple[str, ...], Callable[[Any, Config], bool], str], ...] = (
+    (("cpu_warning_percent", "cpu_critical_percent", "memory_warning_percent", "memory_critical_percent",
+      "disk_warning_percent", "disk_critical_percent"), lambda v, c: 0 <= v <= 100, "{name} must be between 0 and 100"),
+    (("cpu_warning_percent",), lambda v, c: v <= c.cpu_critical_percent, "{name} must be <= cpu_critical_percent"),
+    (("memory_warning_percent",), lambda v, c: v <= c.memory_critical_percent,
+     "{name} must be <= memory_critical_percent"),
+    (("disk_warning_percent",), lambda v, c: v <= c.disk_critical_percent, "{name} must be <= disk_critical_percent"),
+    (("slow_endpoint_ms",), lambda v, c: v > 0, "{name} must be > 0"),
+    (("n_plus_one_min",), lambda v, c: v >= 2, "{name} must be >= 2"),
     (("port", "otlp_grpc_port", "otlp_http_port"), lambda v, c: 0 <= v <= 65535, "{name}={value}: not a TCP port"),
     (("max_request_bytes", "spool_max_bytes", "flatten_max_rows", "flatten_max_bytes", "max_inflight_bytes"),
      lambda v, c: v > 0, "{name} must be > 0"),
@@ -216,6 +246,8 @@ _RANGE_RULES: tuple[tuple[tuple[str, ...], Callable[[Any, Config], bool], str], 
      "{name} must be >= " + f"{MIN_HOST_METRICS_INTERVAL_S:g} (seconds)"),
     (("max_inflight_bytes", "spool_max_bytes"), lambda v, c: v >= c.max_request_bytes,
      "{name} must be >= max_request_bytes"),
+    (("error_scan_interval_s",), lambda v, c: v >= MIN_HOST_METRICS_INTERVAL_S, "{name} must be >= 0.1 (seconds)"),
+    (("error_spike_factor", "error_spike_min_count"), lambda v, c: v > 0, "{name} must be > 0"),
 )
 
 

@@ -15,7 +15,9 @@ from query.apm.database_api import DatabaseController
 from query.apm.insights_api import InsightsController
 from query.apm.requests_api import ApiPerformanceController
 from query.apm.services_api import ServiceMapController
+from query.apm.system_api import SystemController
 from query.jaeger.controller import JaegerController
+from query.logs_volume import LogVolumeController
 
 
 def controllers() -> list[ControllerRouterHandler]:
@@ -26,4 +28,6 @@ def controllers() -> list[ControllerRouterHandler]:
     found.append(DatabaseController)
     found.append(ServiceMapController)
     found.append(InsightsController)
+    found.append(SystemController)
+    found.append(LogVolumeController)
     return found

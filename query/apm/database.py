@@ -21,6 +21,7 @@ from typing import Any
 
 from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
+from query.apm import semconv
 from query.apm.database_models import CallingEndpoint, SlowQuery, SlowQueryList
 from query.apm.semconv import (
     DB_NAMESPACE,
@@ -36,9 +37,8 @@ from query.apm.window import ApmWindow
 from query.errors import BadRequest
 from query.filters import traces_time
 
-# normalizeQuery leaves the whitespace around a dropped comment: runs of whitespace become one space.
-NORMALIZED = f"trimBoth(replaceRegexpAll(normalizeQuery({DB_STATEMENT}), '[[:space:]]+', ' '))"
-QUERY_HASH = f"cityHash64({NORMALIZED})"
+NORMALIZED = semconv.NORMALIZED  # the statement with literals as ?, see contracts.semconv_sql
+QUERY_HASH = semconv.QUERY_HASH
 SORTS = {"total": "total_ns", "avg": "avg_ns", "p95": "p95_ns", "max": "max_ns", "count": "executions"}
 MAX_LIMIT = 500
 EXAMPLES = 5

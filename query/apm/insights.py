@@ -142,8 +142,7 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
     where = " AND ".join([traces_time(), *filters])
     prev = window.previous()
     params.update(prev_start_ns=prev.start_ns, prev_end_ns=prev.end_ns)
-    prev_where = " AND ".join([traces_time().replace("{start_ns:", "{prev_start_ns:")
-                               .replace("{end_ns:", "{prev_end_ns:"), *filters])
+    prev_where = " AND ".join([traces_time("prev_start_ns", "prev_end_ns"), *filters])
     endpoints = requests.top_endpoints(reader, window, "time", MAX_ENDPOINTS, service, environment).endpoints
     before = {_key(e): e for e in requests.top_endpoints(reader, prev, "time", MAX_ENDPOINTS, service,
                                                           environment).endpoints}

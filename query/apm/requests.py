@@ -2,8 +2,11 @@
 
 Every figure counts **requests** (:data:`query.apm.semconv.IS_REQUEST`), never all spans; a failed
 request is :data:`query.apm.semconv.IS_ERROR` (status ERROR or a 5xx answer). Latencies are in ms.
-Apdex with T = ``apdex_t_ms``: (satisfied ≤ T + tolerating ≤ 4T / 2) / requests, computed from the raw
-spans because T is a setting. Availability is 100 × (1 − error rate); it ``meets_sla`` when ≥ the
+Apdex with T = ``apdex_t_ms``: (satisfied ≤ T + tolerating ≤ 4T / 2) / requests, estimated from the
+duration histogram (buckets of a factor 2^¼, log-linear within the bucket holding T) because T is a
+setting. RED figures read the per-minute rollup for whole minutes and raw spans for the edges
+(:mod:`query.apm.rollup`): counts are exact, percentiles t-digest estimates.
+Availability is 100 × (1 − error rate); it ``meets_sla`` when ≥ the
 target. The endpoint of a request is its ``http.route``, or its span name when it has none.
 """
 
@@ -13,6 +16,8 @@ from typing import Any
 
 from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
+from contracts.rollups import Red
+from query.apm import rollup
 from query.apm import semconv as sc
 from query.apm.requests_models import (
     ApiMetrics,
@@ -30,11 +35,9 @@ from query.errors import BadRequest
 from query.filters import traces_time
 
 SORTS = {"requests": "requests", "p95": "p95", "errors": "errors", "time": "total_ns"}
-ROUTE = f"if({sc.HTTP_ROUTE} != '', {sc.HTTP_ROUTE}, {T.SPAN_NAME})"
-_FIGURES = f"""count() AS requests, countIf({sc.IS_ERROR}) AS errors,
-    quantiles(0.5, 0.9, 0.95, 0.99)({T.DURATION}) AS q,
-    countIf({T.DURATION} <= {{apdex_t_ns:UInt64}}) AS satisfied,
-    countIf({T.DURATION} > {{apdex_t_ns:UInt64}} AND {T.DURATION} <= 4 * {{apdex_t_ns:UInt64}}) AS tolerating"""
+ROUTE = sc.ROUTE
+_AGG = (f"sum({Red.REQUESTS}) AS requests, sumIf({Red.REQUESTS}, {Red.FAILED} = 1) AS errors, "
+        f"{rollup.QUANTILES_MERGE} AS q, sumMap({Red.BUCKETS}) AS hist")
 
 
 def _where(window: ApmWindow, service: str | None, environment: str | None) -> tuple[str, dict[str, Any]]:
@@ -43,34 +46,30 @@ def _where(window: ApmWindow, service: str | None, environment: str | None) -> t
     return " AND ".join(conds), params
 
 
-def _figures(row: dict[str, Any], seconds: float) -> RequestFigures:
+def _figures(row: dict[str, Any], seconds: float, apdex_t_ns: float) -> RequestFigures:
     requests, errors = int(row["requests"]), int(row["errors"])
     q = [float(x) / 1e6 for x in row["q"]] if requests else [0.0] * 4
-    apdex = (int(row["satisfied"]) + int(row["tolerating"]) / 2) / requests if requests else 1.0
     return RequestFigures(requests=requests, errors=errors, error_rate=errors / requests if requests else 0.0,
                           req_per_s=requests / seconds if seconds else 0.0, p50_ms=q[0], p90_ms=q[1],
-                          p95_ms=q[2], p99_ms=q[3], apdex=apdex)
+                          p95_ms=q[2], p99_ms=q[3], apdex=rollup.apdex(row["hist"], apdex_t_ns))
 
 
 def api_metrics(reader: TelemetryReader, window: ApmWindow, settings: ApiSettings,
                 service: str | None = None, environment: str | None = None) -> ApiMetrics:
     """Totals, per-bucket series and status distribution of the requests in ``window``."""
-    where, params = _where(window, service, environment)
-    params["apdex_t_ns"] = int(settings.apdex_t_ms * 1e6)
-    total = reader.rows(f"SELECT {_FIGURES} FROM {T.TABLE} WHERE {where}", params)
-    buckets = reader.rows(
-        f"""SELECT toUnixTimestamp(toStartOfInterval(toDateTime({T.TIMESTAMP}), toIntervalSecond({{step_s:UInt32}})))
-                  AS t, {_FIGURES}
-           FROM {T.TABLE} WHERE {where} GROUP BY t ORDER BY t""", params)
-    statuses = reader.rows(
-        f"SELECT {sc.HTTP_STATUS_INT} AS status, count() AS n FROM {T.TABLE} WHERE {where} "
-        "GROUP BY status ORDER BY status", params)
-    totals = _figures(total[0], window.seconds)
+    params: dict[str, Any] = dict(window.params)
+    src = rollup.red_source(window, params, service, environment)
+    t_ns = settings.apdex_t_ms * 1e6
+    total = reader.rows(f"SELECT {_AGG} FROM {src}", params)
+    buckets = reader.rows(f"SELECT {rollup.bucket_time()} AS t, {_AGG} FROM {src} GROUP BY t ORDER BY t", params)
+    statuses = reader.rows(f"SELECT {Red.STATUS} AS status, sum({Red.REQUESTS}) AS n FROM {src} "
+                           "GROUP BY status ORDER BY status", params)
+    totals = _figures(total[0], window.seconds, t_ns)
     by_t = {int(r["t"]): r for r in buckets}
     series = []
     for t in window.bucket_starts_s():
-        row = by_t.get(t, {"requests": 0, "errors": 0, "q": [], "satisfied": 0, "tolerating": 0})
-        f = _figures(row, window.step_s)
+        row = by_t.get(t, {"requests": 0, "errors": 0, "q": [], "hist": {}})
+        f = _figures(row, window.step_s, t_ns)
         series.append(BucketFigures(**{k: getattr(f, k) for k in f.__struct_fields__}, t=t))
     classes: dict[str, int] = {}
     for r in statuses:
@@ -92,20 +91,20 @@ def top_endpoints(reader: TelemetryReader, window: ApmWindow, sort: str, limit: 
         raise BadRequest(f"{sort[:20]!r} is not one of {', '.join(SORTS)}", "sort")
     if not 1 <= limit <= 1000:
         raise BadRequest("must be between 1 and 1000", "limit")
-    where, params = _where(window, service, environment)
-    params["limit"] = limit
+    params: dict[str, Any] = {**window.params, "limit": limit}
+    src = rollup.red_source(window, params, service, environment)
     rows = reader.rows(
-        f"""SELECT {T.SERVICE_NAME} AS service, {sc.HTTP_METHOD} AS method, {ROUTE} AS route,
-                  count() AS requests, countIf({sc.IS_ERROR}) AS errors,
-                  quantiles(0.5, 0.95, 0.99)({T.DURATION}) AS q, q[2] AS p95, sum({T.DURATION}) AS total_ns,
-                  sum(sum({T.DURATION})) OVER () AS all_ns
-           FROM {T.TABLE} WHERE {where}
+        f"""SELECT {Red.SERVICE_NAME} AS service, {Red.METHOD} AS method, {Red.ROUTE} AS route,
+                  sum({Red.REQUESTS}) AS requests, sumIf({Red.REQUESTS}, {Red.FAILED} = 1) AS errors,
+                  {rollup.QUANTILES_MERGE} AS q, q[3] AS p95, sum({Red.DURATION_SUM}) AS total_ns,
+                  sum(sum({Red.DURATION_SUM})) OVER () AS all_ns
+           FROM {src}
            GROUP BY service, method, route
            ORDER BY {SORTS[sort]} DESC, service, method, route LIMIT {{limit:UInt32}}""", params)
     return EndpointList(sort=sort, endpoints=[
         Endpoint(service=r["service"], method=r["method"], route=r["route"], requests=int(r["requests"]),
                  errors=int(r["errors"]), error_rate=int(r["errors"]) / int(r["requests"]),
-                 p50_ms=float(r["q"][0]) / 1e6, p95_ms=float(r["q"][1]) / 1e6, p99_ms=float(r["q"][2]) / 1e6,
+                 p50_ms=float(r["q"][0]) / 1e6, p95_ms=float(r["q"][2]) / 1e6, p99_ms=float(r["q"][3]) / 1e6,
                  total_time_ms=int(r["total_ns"]) / 1e6,
                  time_share=int(r["total_ns"]) / int(r["all_ns"]) if int(r["all_ns"]) else 0.0)
         for r in rows])

@@ -51,5 +51,6 @@ def on_cluster(sql: str, cluster: str) -> str:
     out = _CREATE.sub(lambda m: m.group(1) + clause, sql, count=1)
     out = _ALTER.sub(lambda m: m.group(1) + clause, out, count=1)
     out = re.sub(r"ENGINE = ReplacingMergeTree\(([^)]*)\)", rf"ENGINE = ReplicatedReplacingMergeTree({_PATH}, \1)", out)
+    out = re.sub(r"ENGINE = AggregatingMergeTree(\(\))?", f"ENGINE = ReplicatedAggregatingMergeTree({_PATH})", out)
     out = re.sub(r"ENGINE = MergeTree(\(\))?", f"ENGINE = ReplicatedMergeTree({_PATH})", out)
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from contracts.signals import ALL_SIGNALS
-from storage.clickhouse import ddl, views
+from storage.clickhouse import ddl, rollups, views
 from storage.clickhouse.cluster import on_cluster
 from storage.clickhouse.redaction import Redaction
 
@@ -88,6 +88,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
     (1, "otel tables, ingest staging and flattening views", _v1),
     (2, "insert deduplication window for the ingest spool", _v2),
     (3, "small compression blocks for trace lookups", _v3),
+    (4, "per-minute RED rollup of request spans", lambda r: rollups.red_statements(r.traces_days)),
+    (5, "per-minute DB rollup per query hash", lambda r: rollups.db_statements(r.traces_days)),
 ]
 
 LEDGER = """
@@ -190,6 +192,8 @@ def sync_views(client: Client, redaction: Redaction, cluster: str = "") -> list[
 _TTL_TABLES = {
     "otel_traces": ("toDateTime(Timestamp)", "traces_days"),
     "otel_traces_trace_id_ts": ("toDateTime(Start)", "traces_days"),
+    "vigil_red_1m": ("Minute", "traces_days"),
+    "vigil_db_1m": ("Minute", "traces_days"),
     "otel_logs": ("TimestampTime", "logs_days"),
     **{f"otel_metrics_{k}": ("toDateTime(TimeUnix)", "metrics_days") for k in METRIC_KINDS},
 }

@@ -32,6 +32,8 @@ SUMMARIES = {
     "/api/services/{name}": "One service",
     "/api/service-map": "Service map",
     "/api/insights/performance": "Performance insights",
+    "/api/metrics/system": "System metrics",
+    "/api/logs/volume": "Log volume",
 }
 
 

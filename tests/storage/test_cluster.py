@@ -38,3 +38,13 @@ def test_views_staging_and_alters_get_on_cluster() -> None:
 def test_hostile_cluster_name_refused() -> None:
     with pytest.raises(ValueError):
         on_cluster(LEDGER, "x' ; DROP TABLE otel_traces; --")
+
+
+def test_rollup_tables_become_replicated_aggregating() -> None:
+    from storage.clickhouse import rollups
+
+    out = on_cluster(rollups.red_table(30), "vigil")
+    assert "CREATE TABLE IF NOT EXISTS vigil_red_1m ON CLUSTER 'vigil' (" in out
+    path = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+    assert f"ENGINE = ReplicatedAggregatingMergeTree({path})" in out
+    assert "ENGINE = AggregatingMergeTree" not in out

@@ -1,0 +1,130 @@
+"""Where APM figures are read from: the per-minute rollups for whole minutes, raw spans for the rest.
+
+A window ``[start, end]`` (closed, ns) splits into the whole minutes inside it, read from the rollup
+tables (:mod:`contracts.rollups`), and the partial minutes at either edge, aggregated from
+``otel_traces`` on the fly **with the rollup views' own SELECT** — so both halves have the same
+columns and state types and one outer query merges them (counts exactly, latency as merged
+t-digest states). Windows shorter than :data:`MIN_ROLLUP_S` or with sub-minute buckets read raw spans
+only (through the same SELECT). Every figure is therefore exact for counts and sums, and a t-digest
+estimate for percentiles; Apdex comes from the duration histogram (:func:`apdex`).
+
+:func:`red_source` and :func:`db_source` return a parenthesised subquery and bind its parameters
+(``ru_a``/``ru_b`` for the rollup minutes, ``raw{i}_s``/``raw{i}_e`` for the raw intervals) into
+``params``; filters apply on both halves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contracts.rollups import DB_GROUP, DB_SELECT, RED_GROUP, RED_SELECT, Db, Red, bucket_bounds_ns
+from contracts.semconv_sql import ENVIRONMENT
+from query.apm.window import ApmWindow
+from query.filters import traces_time
+
+MIN_ROLLUP_S = 600
+MINUTE_NS = 60_000_000_000
+
+
+@dataclass(frozen=True)
+class Split:
+    """Whole minutes ``[minutes_start_s, minutes_end_s)`` from the rollup and closed ns intervals from raw spans."""
+
+    minutes: tuple[int, int] | None
+    raw: tuple[tuple[int, int], ...]
+
+
+def split(window: ApmWindow) -> Split:
+    """The rollup minutes and raw intervals of ``window`` (see the module doc)."""
+    start, end = window.start_ns, window.end_ns
+    if window.step_s < 60 or window.seconds < MIN_ROLLUP_S:
+        return Split(None, ((start, end),))
+    first = -(-start // MINUTE_NS)  # the first minute starting at or after start
+    last = (end + 1) // MINUTE_NS  # minutes before this one end at or before end
+    if last <= first:
+        return Split(None, ((start, end),))
+    raw = []
+    if first * MINUTE_NS > start:
+        raw.append((start, first * MINUTE_NS - 1))
+    if last * MINUTE_NS <= end:
+        raw.append((last * MINUTE_NS, end))
+    return Split((first * 60, last * 60), tuple(raw))
+
+
+def _source(window: ApmWindow, params: dict[str, object], table: str, columns: str, select: str, group: str,
+            service: str | None, environment: str | None, extra_raw: str = "") -> str:
+    parts = []
+    where = split(window)
+    rollup_filters, raw_filters = [], []
+    if service:
+        params["service"] = service
+        rollup_filters.append("ServiceName = {service:String}")
+        raw_filters.append("ServiceName = {service:String}")
+    if environment:
+        params["environment"] = environment
+        rollup_filters.append("Environment = {environment:String}")
+        raw_filters.append(f"{ENVIRONMENT} = {{environment:String}}")
+    if where.minutes:
+        params["ru_a"], params["ru_b"] = where.minutes
+        conds = ["Minute >= toDateTime({ru_a:UInt32})", "Minute < toDateTime({ru_b:UInt32})", *rollup_filters]
+        parts.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(conds)}")
+    for i, (s, e) in enumerate(where.raw):
+        params[f"raw{i}_s"], params[f"raw{i}_e"] = s, e
+        conds = [traces_time(f"raw{i}_s", f"raw{i}_e"), *raw_filters]
+        if extra_raw:
+            conds.append(extra_raw)
+        parts.append(f"SELECT {columns} FROM ({select} AND {' AND '.join(conds)} {group})")
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+RED_COLUMNS = ", ".join([Red.MINUTE, Red.SERVICE_NAME, Red.ENVIRONMENT, Red.METHOD, Red.ROUTE, Red.STATUS,
+                         Red.FAILED, Red.REQUESTS, Red.DURATION_SUM, Red.DURATION_MAX, Red.QUANTILES, Red.BUCKETS])
+DB_COLUMNS = ", ".join([Db.MINUTE, Db.SERVICE_NAME, Db.ENVIRONMENT, Db.DB_SYSTEM, Db.DB_NAMESPACE, Db.DB_OPERATION,
+                        Db.QUERY_HASH, Db.STATEMENT, Db.EXECUTIONS, Db.ERRORS, Db.DURATION_SUM, Db.DURATION_MAX,
+                        Db.QUANTILES, Db.ROWS, Db.ROWS_REPORTED, Db.SLOWEST])
+
+
+def red_source(window: ApmWindow, params: dict[str, object], service: str | None = None,
+               environment: str | None = None) -> str:
+    """A subquery of ``vigil_red_1m`` rows covering exactly the requests in ``window``."""
+    return _source(window, params, Red.TABLE, RED_COLUMNS, RED_SELECT, RED_GROUP, service, environment)
+
+
+def db_source(window: ApmWindow, params: dict[str, object], service: str | None = None,
+              environment: str | None = None) -> str:
+    """A subquery of ``vigil_db_1m`` rows covering exactly the DB client calls in ``window``."""
+    return _source(window, params, Db.TABLE, DB_COLUMNS, DB_SELECT, DB_GROUP, service, environment)
+
+
+def bucket_time(step_param: str = "step_s") -> str:
+    """SQL: the unix-second start of a rollup row's series bucket (steps are whole minutes or less)."""
+    return f"toUnixTimestamp(toStartOfInterval({Red.MINUTE}, toIntervalSecond({{{step_param}:UInt32}})))"
+
+
+QUANTILES_MERGE = f"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)({Red.QUANTILES})"
+
+
+def count_at_most(hist: Mapping[int, int], limit_ns: float) -> float:
+    """How many durations of the histogram are ≤ ``limit_ns`` (log-linear within the bucket holding it)."""
+    total = 0.0
+    for bucket, n in hist.items():
+        low, high = bucket_bounds_ns(int(bucket))
+        if high <= limit_ns:
+            total += n
+        elif low <= limit_ns:
+            span = math.log(high) - math.log(low) if low > 0 else 1.0
+            part = (math.log(limit_ns) - math.log(low)) / span if low > 0 and limit_ns > 0 else 1.0
+            total += n * min(1.0, max(0.0, part))
+    return total
+
+
+def apdex(hist: Mapping[int, int], t_ns: float) -> float:
+    """Apdex with threshold ``t_ns`` from a duration histogram: (satisfied + tolerating / 2) / all (1.0 if empty)."""
+    n = sum(hist.values())
+    if not n:
+        return 1.0
+    satisfied = count_at_most(hist, t_ns)
+    tolerating = count_at_most(hist, 4 * t_ns) - satisfied
+    return (satisfied + tolerating / 2) / n
