@@ -20,6 +20,7 @@ from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
 from query.apm.database_models import DatabaseSettings
+from query.apm.errors_models import ErrorSettings
 from query.apm.insights_models import InsightSettings
 from query.apm.requests_models import ApiSettings
 from query.apm.snapshot import dashboard_snapshot
@@ -32,6 +33,7 @@ from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
 from vigil import __version__
 from vigil.config import Config, display_host
+from vigil.errortracker import ErrorTracker
 from vigil.hostmetrics import HostMetricsComponent
 from vigil.listeners import GrpcListener, SpoolComponent, UvicornListener
 from vigil.livefeed import LiveSnapshots
@@ -71,6 +73,7 @@ class Vigil:
             "otlp_http": self._http,
             "host_metrics": lambda _: HostMetricsComponent(cfg.host_metrics_section),
             "live": self._live,
+            "error_tracker": self._error_tracker,
             "api": self._api,
         }
 
@@ -121,10 +124,17 @@ class Vigil:
         assert reader is not None
         return LiveSnapshots(self.bus, lambda: dashboard_snapshot(reader), self.cfg.live_snapshot_interval_s)
 
+    def _error_tracker(self, built: dict[str, Component]) -> Component:
+        reader = _get(built, "columnar", ColumnarComponent).reader
+        store = _get(built, "metadata", MetadataComponent).store
+        assert reader is not None and store is not None
+        return ErrorTracker(self.bus, reader, store, self.cfg.error_scan_interval_s)
+
     def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""
         cfg = self.cfg
         return {"api_settings": ApiSettings(cfg.apdex_t_ms, cfg.sla_target_percent, cfg.slow_request_ms),
+                "error_settings": ErrorSettings.of(cfg),
                 "database_settings": DatabaseSettings(cfg.slow_query_ms),
                 "system_settings": SystemSettings(cfg.cpu_warning_percent, cfg.cpu_critical_percent,
                                                   cfg.memory_warning_percent, cfg.memory_critical_percent,

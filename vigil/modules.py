@@ -65,16 +65,19 @@ MODULES: dict[str, Module] = {m.name: m for m in (
            setting="host_metrics"),
     Module("live", ("columnar",), "the /ws feed's periodic dashboard-data snapshots (published while clients "
            "listen)"),
+    Module("error_tracker", ("columnar", "metadata"), "scan exception span events and ERROR logs into issues "
+           "every error_scan_interval_s; announce new and regressed issues as performance events",
+           setting="error_tracker"),
     Module("api", ("columnar", "metadata"), "query API, /metrics, health, dashboard (+ freshness from ingest, "
            "tracing from self_telemetry)", after=("ingest", "self_telemetry")),
 )}
 
 ROLES: dict[str, tuple[str, ...]] = {
     "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics", "live",
-            "api"),
+            "error_tracker", "api"),
     "receiver": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics",
                  "live", "api"),
-    "query": ("self_telemetry", "metadata", "columnar", "live", "api"),
+    "query": ("self_telemetry", "metadata", "columnar", "live", "error_tracker", "api"),
     # "alerts": ("metadata", "columnar", "alerts") — the alert evaluator's role, with the alerting issue
 }
 
