@@ -1,4 +1,8 @@
-"""``/api/metrics/database*``: database analytics endpoints (see :mod:`query.apm.database`).
+"""``/api/metrics/database*``: database analytics endpoints.
+
+Modules: :mod:`query.apm.database` (slow queries), :mod:`query.apm.database_overview` (the overview
+from DB client spans), :mod:`query.apm.database_pool` (connection-pool metrics; its ``meta`` is the
+freshness of metrics, the others' of traces).
 
 Dependencies: ``reader`` and ``freshness`` from the app, ``window`` (:data:`query.apm.window.WINDOW`),
 and ``database_settings`` (:class:`query.apm.database_models.DatabaseSettings`) from the composition
@@ -13,8 +17,9 @@ from litestar import Controller, Response, get
 from litestar.params import Dependency, Parameter
 
 from contracts.signals import Signal
-from query.apm import database
+from query.apm import database, database_overview, database_pool
 from query.apm.database_models import DatabaseSettings, SlowQueryList
+from query.apm.database_overview_models import ConnectionStats, DatabaseOverview
 from query.apm.window import WINDOW, ApmWindow
 from query.controllers import Environment, Reader, Service, answer, read_meta
 from query.models import ReadMeta
@@ -25,7 +30,7 @@ DEFAULT_SETTINGS = DatabaseSettings()
 
 
 class DatabaseController(Controller):
-    """Slow statements (normalized, by query hash) from DB client spans."""
+    """Database overview and slow statements from DB client spans; connection pools from pool metrics."""
 
     path = "/api/metrics/database"
     tags = ["apm"]
@@ -45,3 +50,21 @@ class DatabaseController(Controller):
         body = database.slow_queries(reader, window, threshold_ms=threshold, sort=sort, limit=limit,
                                      service=service, environment=environment)
         return answer(body, meta)
+
+    @get("/", sync_to_thread=True, summary="Database performance", responses=RESPONSES)
+    def overview(self, reader: Reader, meta: ReadMeta, window: ApmWindow, service: Service = None,
+                 environment: Environment = None,
+                 limit: Annotated[int, Parameter(description="top operations (1–100)")] = 10
+                 ) -> Response[DatabaseOverview]:
+        """Per (db system, namespace) and in total: executions, errors, rate, avg/p50–p99 ms, series; top operations."""
+        body = database_overview.database_overview(reader, window, service=service, environment=environment,
+                                                   limit=limit)
+        return answer(body, meta)
+
+    @get("/connection-stats", sync_to_thread=True, summary="Connection pools", responses=RESPONSES,
+         dependencies={"meta": read_meta(Signal.METRICS)})
+    def pools(self, reader: Reader, meta: ReadMeta, window: ApmWindow, service: Service = None,
+              pool: Annotated[str | None, Parameter(description="db.client.connection.pool.name")] = None
+              ) -> Response[ConnectionStats]:
+        """Per pool: latest idle/used/max/pending, timeouts, wait/use time (p95 from buckets), usage series."""
+        return answer(database_pool.connection_stats(reader, window, service=service, pool=pool), meta)
