@@ -32,8 +32,9 @@ def store() -> Iterator[PostgresMetadataStore]:
 def test_scans_publish_new_and_regressed_issues_and_advance_the_watermark(
         ch: Client, chdb_dsn: str, store: PostgresMetadataStore) -> None:
     svc = f"tracker-{uuid.uuid4().hex[:6]}"
-    insert(ch, [request(svc, "/pay", ago(12), 500, [("PayError", "declined txn_1 for order 1")])[0],
-                request(svc, "/pay", ago(11), 500, [("PayError", "declined txn_2 for order 9")])[0]],
+    pay = f"PayError{svc[-6:]}"  # a type of its own: fingerprints do not include the service
+    insert(ch, [request(svc, "/pay", ago(12), 500, [(pay, "declined txn_1 for order 1")])[0],
+                request(svc, "/pay", ago(11), 500, [(pay, "declined txn_2 for order 9")])[0]],
            [log(svc, ago(10), "cache unreachable")])
     bus = InProcessEventBus()
     now = [ns(ago(9))]
@@ -54,24 +55,24 @@ def test_scans_publish_new_and_regressed_issues_and_advance_the_watermark(
 
     events = asyncio.run(asyncio.wait_for(run(), 30))
     assert sorted((e.data["kind"], e.data["type"], e.data["count"]) for e in events) == [
-        ("new_issue", "PayError", 1), ("new_issue", "log", 1)]
+        ("new_issue", pay, 1), ("new_issue", "log", 1)]
     assert {e.topic for e in events} == {Topic.PERFORMANCE}
     assert store.settings.get(WATERMARK_KEY)["watermark_ns"] == now[0]
     mine = {i.type: i for i in store.issues.all() if svc in i.services}
-    assert (mine["PayError"].count, mine["log"].count) == (2, 1)  # re-scans of the overlap counted once
+    assert (mine[pay].count, mine["log"].count) == (2, 1)  # re-scans of the overlap counted once
     assert tracker.health()["status"] == "ok" and tracker.health()["failures"] == 0
 
     # resolve, a new occurrence later: one regressed_issue event, the watermark moves on
-    store.issues.set_status(mine["PayError"].fingerprint, "resolved", ns(ago(8)))
-    insert(ch, [request(svc, "/pay", ago(7), 500, [("PayError", "declined txn_3 for order 4")])[0]])
+    store.issues.set_status(mine[pay].fingerprint, "resolved", ns(ago(8)))
+    insert(ch, [request(svc, "/pay", ago(7), 500, [(pay, "declined txn_3 for order 4")])[0]])
     now[0] = ns(ago(6))
     before = len(bus.published)
     tracker.scan_once()
     announced = [e.data for e in bus.published[before:] if e.data["service"] == svc]
     assert [(d["kind"], d["fingerprint"], d["regressions"]) for d in announced] == [
-        ("regressed_issue", mine["PayError"].fingerprint, 1)]
+        ("regressed_issue", mine[pay].fingerprint, 1)]
     assert store.settings.get(WATERMARK_KEY)["watermark_ns"] == now[0]
-    assert store.issues.get(mine["PayError"].fingerprint).count == 3  # type: ignore[union-attr]
+    assert store.issues.get(mine[pay].fingerprint).count == 3  # type: ignore[union-attr]
 
 
 def test_a_failing_scan_is_reported_and_retried_not_fatal(store: PostgresMetadataStore) -> None:

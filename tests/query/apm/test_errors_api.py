@@ -29,16 +29,17 @@ SETTINGS = ErrorSettings(spike_factor=3.0, spike_min_count=2, critical_types=("K
                          critical_messages=("DB TIMEOUT",))
 SVC = f"errapi-{uuid.uuid4().hex[:6]}"
 WINDOW = {"start": str(int(ago(60).timestamp())), "end": str(int(ago(0).timestamp()))}
-PAY = fingerprint("PayError", "declined txn_1 for order 1", STACK)
+PAYT = f"PayError{SVC[-6:]}"  # a type of its own: fingerprints do not include the service
+PAY = fingerprint(PAYT, "declined txn_1 for order 1", STACK)
 
 
 @pytest.fixture(scope="module")
 def reader(chdb_dsn: str, ch: Client) -> ClickHouseReader:
     """Loads the module's data once (see the comments for what each row is)."""
-    pay = [("PayError", "declined txn_1 for order 5")]
+    pay = [(PAYT, "declined txn_1 for order 5")]
     spans = [
         request(SVC, "/pay", ago(30), 500, pay)[0],                                    # A
-        request(SVC, "/pay", ago(20), 500, [("PayError", "declined txn_2 for order 6")])[0],  # B
+        request(SVC, "/pay", ago(20), 500, [(PAYT, "declined txn_2 for order 6")])[0],  # B
         request(SVC, "/pay", ago(20))[0],                                               # ok request
         request(SVC, "/cart", ago(10), 500, [("KeyError", "'sku'")])[0],                # D
         request(SVC, "/cart", ago(10), 503)[0],                                         # failed, no exception
@@ -49,7 +50,7 @@ def reader(chdb_dsn: str, ch: Client) -> ClickHouseReader:
         request(SVC, "/spike", ago(90), 500, [("Spike", "overflow")])[0],
     ]
     logs = [log(SVC, ago(15), "db timeout after 30s"), log(SVC, ago(15), "slow", severity=13),
-            log(SVC, ago(25), "payment failed", attrs={"exception.type": "PayError", "exception.stacktrace": STACK,
+            log(SVC, ago(25), "payment failed", attrs={"exception.type": PAYT, "exception.stacktrace": STACK,
                                                        "exception.message": "declined txn_3 for order 7"})]
     insert(ch, spans, logs)
     return ClickHouseReader(lambda: connect(chdb_dsn))
@@ -91,7 +92,7 @@ def test_totals_series_top_issues_by_service_and_type(client: TestClient[Any]) -
     assert (body["occurrences"], body["requests"], body["failed_requests"]) == (10, 9, 8)
     assert body["error_rate"] == pytest.approx(8 / 9)
     assert body["by_service"] == [{"name": SVC, "count": 10}]
-    assert body["by_type"] == [{"name": "Spike", "count": 4}, {"name": "PayError", "count": 3},
+    assert body["by_type"] == [{"name": "Spike", "count": 4}, {"name": PAYT, "count": 3},
                                {"name": "KeyError", "count": 1}, {"name": "ValueError", "count": 1},
                                {"name": "log", "count": 1}]
     assert sum(b["occurrences"] for b in body["series"]) == 10
@@ -114,7 +115,7 @@ def test_trends_compare_with_the_previous_window(client: TestClient[Any]) -> Non
     by_type = {s["type"]: s for s in body["issues"]}
     assert (by_type["Spike"]["total"], by_type["Spike"]["previous_total"], by_type["Spike"]["change_percent"]) == (
         4, 1, 300.0)
-    assert (by_type["PayError"]["previous_total"], by_type["PayError"]["change_percent"]) == (2, 50.0)
+    assert (by_type[PAYT]["previous_total"], by_type[PAYT]["change_percent"]) == (2, 50.0)
     assert (by_type["KeyError"]["previous_total"], by_type["KeyError"]["change_percent"]) == (0, None)
     spike_bucket = body["bucket_starts"].index(int(ago(40).timestamp()) // 60 * 60)
     assert by_type["Spike"]["counts"][spike_bucket] == 1
@@ -134,7 +135,7 @@ def test_critical_reasons(client: TestClient[Any], reader: ClickHouseReader, sto
                                                                                     critical_services=(SVC,)),
                                         service=SVC)
     assert sorted(i.type for i in by_service.issues if "rule:service" in i.reasons) == [
-        "KeyError", "PayError", "Spike", "ValueError", "log"]
+        "KeyError", PAYT, "Spike", "ValueError", "log"]
     untracked = errors.critical_errors(reader, window, None, ErrorSettings(spike_min_count=100), service=SVC)
     assert untracked.issues == []  # nothing is new or regressed without the repository
 
@@ -143,7 +144,7 @@ def test_one_issue_with_recent_occurrences(client: TestClient[Any]) -> None:
     r = client.get(f"/api/errors/{PAY}")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["issue"]["count"], body["issue"]["type"], body["issue"]["status"]) == (5, "PayError", "open")
+    assert (body["issue"]["count"], body["issue"]["type"], body["issue"]["status"]) == (5, PAYT, "open")
     assert body["issue"]["frames"] == ["/app/shop/gateway.py:call", "/app/shop/pay.py:charge"]
     occ = body["occurrences"]
     assert [o["source"] for o in occ] == ["span", "log", "span", "span", "span"]  # newest first
