@@ -378,11 +378,14 @@ def measure_store(dsn: str, optimize: bool = True) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def work_dir(data_dir: str | None, keep: bool, prefix: str) -> Iterator[tuple[Path, Path]]:
-    """(data dir, server log path); a fresh temporary directory unless ``data_dir`` is given."""
+def work_dir(data_dir: str | None, keep: bool, prefix: str, reuse: bool = False) -> Iterator[tuple[Path, Path]]:
+    """(data dir, server log path); a fresh temporary directory unless ``data_dir`` is given.
+
+    With ``reuse``, a non-empty ``data_dir`` is used as it is (a store an earlier run kept).
+    """
     if data_dir:
         path = Path(data_dir).resolve()
-        if path.exists() and any(path.iterdir()):
+        if path.exists() and any(path.iterdir()) and not reuse:
             raise SystemExit(f"--data-dir {path} is not empty; the benchmark needs a fresh store")
         path.mkdir(parents=True, exist_ok=True)
         yield path, path.parent / f"{path.name}-server.log"

@@ -68,6 +68,7 @@ from bench.harness import (  # noqa: E402
 )
 
 SPANS_PER_TRACE = 10
+HTTP_TIMEOUT_S = 60  # a slower answer counts as a failure
 TRACE_PREFIX = "vigil-bench-"
 SERVICES = ["gateway", "cart", "catalog", "search", "checkout", "users", "payments", "email"]
 # skewed service mix for child spans: index into SERVICES, 20 slots
@@ -269,7 +270,7 @@ class ApiClient:
     def get(self, path: str) -> tuple[int, bytes, float]:
         for attempt in (1, 2):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
                 self.conn.connect()
             try:
                 t0 = time.perf_counter()
@@ -298,7 +299,8 @@ def run_query(client: ApiClient, stats: QueryStats, paths: Callable[[int], str],
         path = paths(i)
         try:
             status, body, elapsed = client.get(path)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            client.close()  # a timed-out request leaves the connection unusable
             stats.failures.append(f"{path}: {type(exc).__name__}: {exc}")
             continue
         if i < warmup:
@@ -366,6 +368,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-optimize", action="store_true",
                     help="skip OPTIMIZE TABLE ... FINAL after loading (queries then see many parts)")
     add_server_args(ap, startup_timeout=300.0)
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --data-dir of an earlier run: keep its spans (migrate only, no load); trace ids are "
+                         "then only valid with the same --spans and a store loaded less than a day ago")
     ap.add_argument("--no-apm", action="store_true", help="time only the trace API, not the APM endpoints")
     ap.add_argument("--fail-on-goal", action="store_true", help="exit 1 when a p50 misses its goal")
     return ap.parse_args(argv)
@@ -377,14 +382,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     spans = max(SPANS_PER_TRACE, args.spans - args.spans % SPANS_PER_TRACE)
     chunk = max(SPANS_PER_TRACE, args.chunk - args.chunk % SPANS_PER_TRACE)
     print(f"vigil query benchmark: {spans:,} spans, {args.runs} runs per query, {os.cpu_count()} CPUs")
-    with work_dir(args.data_dir, args.keep, "vigil-query-") as (data_dir, log_path):
+    reuse = bool(args.reuse and args.data_dir and Path(args.data_dir).is_dir() and any(Path(args.data_dir).iterdir()))
+    with work_dir(args.data_dir, args.keep, "vigil-query-", reuse) as (data_dir, log_path):
         dsn = store_dsn(data_dir)
         if not dsn.startswith("chdb:"):
             print(f"! VIGIL_CLICKHOUSE_URL is set: loading into {dsn.split('@')[-1]} (must be empty)")
         t0 = time.perf_counter()
         migrate(data_dir, log_path, args.startup_timeout)
         print(f"migrated in {time.perf_counter() - t0:.1f}s; loading (server log: {log_path})")
-        load = run_loader(dsn, spans, chunk, not args.no_optimize, time.time_ns())
+        load = run_loader(dsn, 0 if reuse else spans, chunk, not (args.no_optimize or reuse), time.time_ns())
         print(f"loaded {load['rows']:,} rows in {load['insert_seconds']:.1f}s "
               f"(+{load['optimize_seconds']:.1f}s OPTIMIZE); parts {load['parts']}; "
               f"{load['sample_ids_found']}/{load['sample_ids']} sample trace ids present")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from contracts.otel_columns import Traces as T
 from contracts.semconv_sql import (
     DB_NAMESPACE,
-    DB_OPERATION,
+    DB_OPERATION_OR_VERB,
     DB_ROWS,
     DB_STATEMENT,
     DB_SYSTEM,
@@ -92,7 +92,9 @@ class Db:
 
 
 # The SELECT of each rollup view over otel_traces; callers append ` AND <cond>` before the GROUP BY.
-RED_SELECT = f"""SELECT
+# {q} is the quantile function: quantilesTDigest in the rollups; the query side uses exact quantiles
+# (reservoir of 8192, like ClickHouse's quantiles) when a window reads raw spans only.
+_RED_SELECT = f"""SELECT
     toStartOfMinute({T.TIMESTAMP}) AS {Red.MINUTE},
     {T.SERVICE_NAME} AS {Red.SERVICE_NAME},
     {ENVIRONMENT} AS {Red.ENVIRONMENT},
@@ -103,7 +105,7 @@ RED_SELECT = f"""SELECT
     toUInt64(count()) AS {Red.REQUESTS},
     toUInt64(sum({T.DURATION})) AS {Red.DURATION_SUM},
     toUInt64(max({T.DURATION})) AS {Red.DURATION_MAX},
-    quantilesTDigestState({QUANTILE_LEVELS})(toUInt64({T.DURATION})) AS {Red.QUANTILES},
+    {{q}}State({QUANTILE_LEVELS})(toUInt64({T.DURATION})) AS {Red.QUANTILES},
     sumMap(map({bucket_expr(T.DURATION)}, toUInt64(1))) AS {Red.BUCKETS}
 FROM {T.TABLE}
 WHERE {IS_REQUEST}"""
@@ -111,20 +113,20 @@ RED_GROUP = (f"GROUP BY {Red.MINUTE}, {Red.SERVICE_NAME}, {Red.ENVIRONMENT}, {Re
              f"{Red.STATUS}, {Red.FAILED}")
 
 
-DB_SELECT = f"""SELECT
+_DB_SELECT = f"""SELECT
     toStartOfMinute({T.TIMESTAMP}) AS {Db.MINUTE},
     {T.SERVICE_NAME} AS {Db.SERVICE_NAME},
     {ENVIRONMENT} AS {Db.ENVIRONMENT},
     {DB_SYSTEM} AS {Db.DB_SYSTEM},
     {DB_NAMESPACE} AS {Db.DB_NAMESPACE},
-    {DB_OPERATION} AS {Db.DB_OPERATION},
+    {DB_OPERATION_OR_VERB} AS {Db.DB_OPERATION},
     if({DB_STATEMENT} = '', toUInt64(0), {QUERY_HASH}) AS {Db.QUERY_HASH},
     any({NORMALIZED}) AS {Db.STATEMENT},
     toUInt64(count()) AS {Db.EXECUTIONS},
     toUInt64(countIf({IS_ERROR})) AS {Db.ERRORS},
     toUInt64(sum({T.DURATION})) AS {Db.DURATION_SUM},
     toUInt64(max({T.DURATION})) AS {Db.DURATION_MAX},
-    quantilesTDigestState({QUANTILE_LEVELS})(toUInt64({T.DURATION})) AS {Db.QUANTILES},
+    {{q}}State({QUANTILE_LEVELS})(toUInt64({T.DURATION})) AS {Db.QUANTILES},
     toUInt64(sumIf(toUInt64OrZero({DB_ROWS}), {DB_ROWS} != '')) AS {Db.ROWS},
     toUInt64(countIf({DB_ROWS} != '')) AS {Db.ROWS_REPORTED},
     groupArraySortedState({SLOWEST_N})((-toInt64({T.DURATION}), {T.TRACE_ID})) AS {Db.SLOWEST}
@@ -134,3 +136,20 @@ DB_GROUP = (f"GROUP BY {Db.MINUTE}, {Db.SERVICE_NAME}, {Db.ENVIRONMENT}, {Db.DB_
             f"{Db.DB_OPERATION}, {Db.QUERY_HASH}")
 
 
+
+ROLLUP_QUANTILES = "quantilesTDigest"
+EXACT_QUANTILES = "quantiles"
+
+
+def red_select(quantiles: str = ROLLUP_QUANTILES) -> str:
+    """The RED view's SELECT with the quantile function ``quantiles`` (its state is the Quantiles column)."""
+    return _RED_SELECT.replace("{q}", quantiles)
+
+
+def db_select(quantiles: str = ROLLUP_QUANTILES) -> str:
+    """The DB view's SELECT with the quantile function ``quantiles``."""
+    return _DB_SELECT.replace("{q}", quantiles)
+
+
+RED_SELECT = red_select()
+DB_SELECT = db_select()

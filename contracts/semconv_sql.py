@@ -53,6 +53,9 @@ IS_DB_CALL = f"({T.SPAN_KIND} = 'Client' AND {DB_SYSTEM} != '')"
 # A failed request: status ERROR, or a 5xx answer (4xx are the client's errors, not the server's).
 IS_ERROR = f"({T.STATUS_CODE} = 'Error' OR {HTTP_STATUS_INT} >= 500)"
 
+# A DB call's operation: db.operation.name (or db.operation), else its statement's first word upper-cased.
+DB_OPERATION_OR_VERB = (f"if({DB_OPERATION} != '', {DB_OPERATION}, "
+                        f"upper(extract({DB_STATEMENT}, '^[[:space:]]*([[:alpha:]]+)')))")
 # The endpoint of a request: its http.route, or its span name when it has none.
 ROUTE = f"if({HTTP_ROUTE} != '', {HTTP_ROUTE}, {T.SPAN_NAME})"
 # A DB statement with literals replaced by ? (ClickHouse's normalizeQuery; whitespace runs left where

@@ -11,8 +11,11 @@ same statement with inlined literals
 are two statements (as they are to the database).
 
 A statement is listed by :func:`slow_queries` when its slowest execution (``max``) exceeds the
-threshold. Calling endpoints are found only for the returned rows: the ``http.route`` of the server
-span of the same trace and service whose time contains the DB span.
+threshold. Figures come from the per-minute DB rollup plus raw edge minutes (:mod:`query.apm.rollup`):
+counts, totals, max and rows are exact, p95 a t-digest estimate, examples the slowest executions.
+Calling endpoints are found only for the returned rows, in the last :data:`ENDPOINTS_WINDOW_S` seconds of
+the window (a join over raw spans): the ``http.route`` of the server span of the same trace and
+service whose time contains the DB span.
 """
 
 from __future__ import annotations
@@ -21,13 +24,11 @@ from typing import Any
 
 from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
-from query.apm import semconv
+from contracts.rollups import SLOWEST_N, Db
+from query.apm import rollup, semconv
 from query.apm.database_models import CallingEndpoint, SlowQuery, SlowQueryList
 from query.apm.semconv import (
-    DB_NAMESPACE,
-    DB_ROWS,
     DB_STATEMENT,
-    DB_SYSTEM,
     HTTP_ROUTE,
     IS_DB_CALL,
     IS_SERVER,
@@ -41,7 +42,7 @@ NORMALIZED = semconv.NORMALIZED  # the statement with literals as ?, see contrac
 QUERY_HASH = semconv.QUERY_HASH
 SORTS = {"total": "total_ns", "avg": "avg_ns", "p95": "p95_ns", "max": "max_ns", "count": "executions"}
 MAX_LIMIT = 500
-EXAMPLES = 5
+ENDPOINTS_WINDOW_S = 3600
 
 
 def check_params(threshold_ms: float, sort: str, limit: int) -> None:
@@ -59,21 +60,24 @@ def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: fl
     """Statements of the window whose max duration exceeds ``threshold_ms``, by ``sort`` descending."""
     check_params(threshold_ms, sort, limit)
     params: dict[str, object] = {**window.params, "threshold_ns": int(threshold_ms * 1e6), "limit": limit}
-    conds = [traces_time(), IS_DB_CALL, f"{DB_STATEMENT} != ''", *service_filter(params, service, environment)]
+    src = rollup.db_source(window, params, service, environment)
     rows = reader.rows(
-        f"SELECT toString(h) AS query_hash, any({NORMALIZED}) AS statement, "
-        f"any({DB_SYSTEM}) AS db_system, any({DB_NAMESPACE}) AS db_namespace, count() AS executions, "
-        f"countIf({T.STATUS_CODE} = 'Error') AS errors, sum({T.DURATION}) AS total_ns, "
-        f"avg({T.DURATION}) AS avg_ns, quantile(0.95)({T.DURATION}) AS p95_ns, max({T.DURATION}) AS max_ns, "
-        f"sumIf(toUInt64OrZero({DB_ROWS}), {DB_ROWS} != '') AS rows, countIf({DB_ROWS} != '') AS rows_reported, "
-        f"arraySort(groupUniqArray({T.SERVICE_NAME})) AS services, "
-        f"arraySlice(arrayMap(x -> x.2, arrayReverseSort(groupArray(({T.DURATION}, {T.TRACE_ID})))), 1, "
-        f"{EXAMPLES}) AS examples "
-        f"FROM {T.TABLE} WHERE {' AND '.join(conds)} GROUP BY {QUERY_HASH} AS h "
+        f"SELECT toString({Db.QUERY_HASH}) AS query_hash, any({Db.STATEMENT}) AS statement, "
+        f"any({Db.DB_SYSTEM}) AS db_system, any({Db.DB_NAMESPACE}) AS db_namespace, "
+        f"sum({Db.EXECUTIONS}) AS executions, sum({Db.ERRORS}) AS errors, sum({Db.DURATION_SUM}) AS total_ns, "
+        f"total_ns / executions AS avg_ns, {src.quantiles} AS q, q[3] AS p95_ns, "
+        f"max({Db.DURATION_MAX}) AS max_ns, sum({Db.ROWS}) AS rows, sum({Db.ROWS_REPORTED}) AS rows_reported, "
+        f"arraySort(groupUniqArray({Db.SERVICE_NAME})) AS services, "
+        f"arrayMap(x -> x.2, groupArraySortedMerge({SLOWEST_N})({Db.SLOWEST})) AS examples "
+        f"FROM {src} WHERE {Db.QUERY_HASH} != 0 GROUP BY {Db.QUERY_HASH} "
         f"HAVING max_ns > {{threshold_ns:Int64}} ORDER BY {SORTS[sort]} DESC, query_hash LIMIT {{limit:UInt32}}",
         params,
     )
-    endpoints = _endpoints(reader, window, [r["query_hash"] for r in rows], conds, params)
+    recent = ApmWindow(max(window.start_ns, window.end_ns - ENDPOINTS_WINDOW_S * 1_000_000_000), window.end_ns,
+                       window.step_s)
+    eparams: dict[str, object] = dict(recent.params)
+    conds = [traces_time(), IS_DB_CALL, f"{DB_STATEMENT} != ''", *service_filter(eparams, service, environment)]
+    endpoints = _endpoints(reader, [r["query_hash"] for r in rows], conds, eparams)
     return SlowQueryList(threshold_ms=threshold_ms, sort=sort,
                          queries=[_slow(r, endpoints.get(r["query_hash"], [])) for r in rows])
 
@@ -88,7 +92,7 @@ def _slow(r: dict[str, Any], endpoints: list[CallingEndpoint]) -> SlowQuery:
     )
 
 
-def _endpoints(reader: TelemetryReader, window: ApmWindow, hashes: list[str], conds: list[str],
+def _endpoints(reader: TelemetryReader, hashes: list[str], conds: list[str],
                params: dict[str, object]) -> dict[str, list[CallingEndpoint]]:
     """Per query hash: the enclosing server spans' (service, route) and how many executions each ran."""
     if not hashes:

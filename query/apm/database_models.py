@@ -10,7 +10,11 @@ from query.models import UNKNOWN, ReadMeta
 
 
 class CallingEndpoint(msgspec.Struct, frozen=True):
-    """A server endpoint (``http.route`` of the enclosing server span) that ran the statement."""
+    """A server endpoint (``http.route`` of the enclosing server span) that ran the statement.
+
+    ``executions`` counts the statement's runs inside this endpoint's requests in the last hour of the
+    window (the attribution joins raw spans; see :mod:`query.apm.database`).
+    """
 
     service: str
     route: str

@@ -3,9 +3,11 @@
 A DB call is a CLIENT span with a DB system (:data:`query.apm.semconv.IS_DB_CALL`); every call is one
 execution (DB spans are counted, not requests). A database is the pair (``db.system.name`` /
 ``db.system``, ``db.namespace`` / ``db.name``); an empty namespace is its own database ``""``. An
-error is a span with status ERROR. Latencies are span durations in ms; percentiles come from
-ClickHouse's ``quantiles`` (linear interpolation between the sorted durations, sampled above 8192
-calls per group), ``avg_ms`` is the exact mean. ``per_s`` divides by the window's length (a
+error is a span with status ERROR. Latencies are span durations in ms, read through
+:mod:`query.apm.rollup` (the per-minute DB rollup for whole minutes of windows of 10 minutes or more,
+raw spans otherwise): percentiles are ClickHouse's ``quantiles`` (linear interpolation between the
+sorted durations, sampled above 8192 calls per group) for raw-only windows and t-digest estimates
+with the rollup; ``avg_ms`` is the exact mean. ``per_s`` divides by the window's length (a
 bucket's by ``step_s``). Series have one bucket per :meth:`ApmWindow.bucket_starts_s`, zero-filled.
 
 The operation of a call is ``db.operation.name`` (or ``db.operation``), else the upper-cased first
@@ -17,24 +19,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
+from contracts.rollups import Db
+from contracts.semconv_sql import DB_OPERATION_OR_VERB
+from query.apm import rollup
 from query.apm.database_overview_models import DatabaseOverview, DbBucket, DbDatabase, DbFigures, DbOperation
-from query.apm.semconv import DB_NAMESPACE, DB_OPERATION, DB_STATEMENT, DB_SYSTEM, IS_DB_CALL, service_filter
 from query.apm.window import ApmWindow
 from query.errors import BadRequest
-from query.filters import traces_time
 
 MAX_OPERATIONS = 100
-OPERATION = (f"if({DB_OPERATION} != '', {DB_OPERATION}, "
-             f"upper(extract({DB_STATEMENT}, '^[[:space:]]*([[:alpha:]]+)')))")
-BUCKET = (f"toUnixTimestamp(toStartOfInterval(toDateTime({T.TIMESTAMP}), "
-          "toIntervalSecond({step_s:UInt32})))")
-_ERROR = f"{T.STATUS_CODE} = 'Error'"
-_FIGURES = (f"count() AS executions, countIf({_ERROR}) AS errors, avg({T.DURATION}) AS avg_ns, "
-            f"quantiles(0.5, 0.9, 0.95, 0.99)({T.DURATION}) AS q")
-_BUCKET_FIGURES = f"count() AS executions, countIf({_ERROR}) AS errors, quantile(0.95)({T.DURATION}) AS p95_ns"
-_DB = f"{DB_SYSTEM} AS db_system, {DB_NAMESPACE} AS db_namespace"
+OPERATION = DB_OPERATION_OR_VERB
+_DB = f"{Db.DB_SYSTEM} AS db_system, {Db.DB_NAMESPACE} AS db_namespace"
+
+
+def _figures_sql(src: rollup.Source) -> str:
+    return (f"sum({Db.EXECUTIONS}) AS executions, sum({Db.ERRORS}) AS errors, "
+            f"if(executions = 0, 0, sum({Db.DURATION_SUM}) / executions) AS avg_ns, {src.quantiles} AS q")
+
+
+def _bucket_sql(src: rollup.Source) -> str:
+    return (f"sum({Db.EXECUTIONS}) AS executions, sum({Db.ERRORS}) AS errors, "
+            f"arrayElement({src.quantiles}, 3) AS p95_ns")
 
 
 def database_overview(reader: TelemetryReader, window: ApmWindow, *, service: str | None = None,
@@ -47,19 +52,19 @@ def database_overview(reader: TelemetryReader, window: ApmWindow, *, service: st
     if not 1 <= limit <= MAX_OPERATIONS:
         raise BadRequest(f"must be between 1 and {MAX_OPERATIONS}", "limit")
     params: dict[str, object] = {**window.params, "limit": limit}
-    where = " AND ".join([traces_time(), IS_DB_CALL, *service_filter(params, service, environment)])
-    total = reader.rows(f"SELECT {_FIGURES} FROM {T.TABLE} WHERE {where}", params)[0]
+    src = rollup.db_source(window, params, service, environment)
+    bucket = rollup.bucket_time()
+    total = reader.rows(f"SELECT {_figures_sql(src)} FROM {src}", params)[0]
     per_db = reader.rows(
-        f"SELECT {_DB}, {_FIGURES} FROM {T.TABLE} WHERE {where} GROUP BY db_system, db_namespace "
+        f"SELECT {_DB}, {_figures_sql(src)} FROM {src} GROUP BY db_system, db_namespace "
         "ORDER BY executions DESC, db_system, db_namespace", params)
-    series = reader.rows(
-        f"SELECT {BUCKET} AS t, {_BUCKET_FIGURES} FROM {T.TABLE} WHERE {where} GROUP BY t ORDER BY t", params)
+    series = reader.rows(f"SELECT {bucket} AS t, {_bucket_sql(src)} FROM {src} GROUP BY t ORDER BY t", params)
     db_series = reader.rows(
-        f"SELECT {_DB}, {BUCKET} AS t, {_BUCKET_FIGURES} FROM {T.TABLE} WHERE {where} "
+        f"SELECT {_DB}, {bucket} AS t, {_bucket_sql(src)} FROM {src} "
         "GROUP BY db_system, db_namespace, t ORDER BY t", params)
     ops = reader.rows(
-        f"SELECT {OPERATION} AS operation, {_DB}, count() AS executions, countIf({_ERROR}) AS errors "
-        f"FROM {T.TABLE} WHERE {where} GROUP BY operation, db_system, db_namespace "
+        f"SELECT {Db.DB_OPERATION} AS operation, {_DB}, sum({Db.EXECUTIONS}) AS executions, "
+        f"sum({Db.ERRORS}) AS errors FROM {src} GROUP BY operation, db_system, db_namespace "
         "ORDER BY executions DESC, operation, db_system, db_namespace LIMIT {limit:UInt32}", params)
     by_db: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in db_series:

@@ -10,8 +10,7 @@ Rules (thresholds in :class:`~query.apm.insights_models.InsightSettings`); an en
   least 5 points more, with ≥ ``min_errors`` failed requests now.
 * ``high_variance``: p99 ≥ ``variance_ratio`` × p50 and p99 ≥ 100 ms, with ≥ 2 × ``min_requests``.
 * ``n_plus_one``, ``db_dominated``: see :mod:`query.apm.insights_db`.
-* ``saturated_host``: added by the composition root's system check when host metrics exist (see
-  :func:`performance_insights`'s ``extra``).
+* ``saturated_host``: see :mod:`query.apm.insights_hosts` (passed in as ``extra`` by the controller).
 
 No finding is made without its evidence; the slowest request traces of an endpoint are attached.
 Findings come most severe first, then by kind.

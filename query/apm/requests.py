@@ -26,6 +26,7 @@ from query.apm.requests_models import (
     Endpoint,
     EndpointList,
     RequestFigures,
+    ServiceRed,
     SlowRequest,
     SlowRequestList,
     StatusCount,
@@ -36,8 +37,11 @@ from query.filters import traces_time
 
 SORTS = {"requests": "requests", "p95": "p95", "errors": "errors", "time": "total_ns"}
 ROUTE = sc.ROUTE
-_AGG = (f"sum({Red.REQUESTS}) AS requests, sumIf({Red.REQUESTS}, {Red.FAILED} = 1) AS errors, "
-        f"{rollup.QUANTILES_MERGE} AS q, sumMap({Red.BUCKETS}) AS hist")
+
+
+def _agg(src: rollup.Source) -> str:
+    return (f"sum({Red.REQUESTS}) AS requests, sumIf({Red.REQUESTS}, {Red.FAILED} = 1) AS errors, "
+            f"{src.quantiles} AS q, sumMap({Red.BUCKETS}) AS hist")
 
 
 def _where(window: ApmWindow, service: str | None, environment: str | None) -> tuple[str, dict[str, Any]]:
@@ -60,8 +64,8 @@ def api_metrics(reader: TelemetryReader, window: ApmWindow, settings: ApiSetting
     params: dict[str, Any] = dict(window.params)
     src = rollup.red_source(window, params, service, environment)
     t_ns = settings.apdex_t_ms * 1e6
-    total = reader.rows(f"SELECT {_AGG} FROM {src}", params)
-    buckets = reader.rows(f"SELECT {rollup.bucket_time()} AS t, {_AGG} FROM {src} GROUP BY t ORDER BY t", params)
+    total = reader.rows(f"SELECT {_agg(src)} FROM {src}", params)
+    buckets = reader.rows(f"SELECT {rollup.bucket_time()} AS t, {_agg(src)} FROM {src} GROUP BY t ORDER BY t", params)
     statuses = reader.rows(f"SELECT {Red.STATUS} AS status, sum({Red.REQUESTS}) AS n FROM {src} "
                            "GROUP BY status ORDER BY status", params)
     totals = _figures(total[0], window.seconds, t_ns)
@@ -84,6 +88,17 @@ def api_metrics(reader: TelemetryReader, window: ApmWindow, settings: ApiSetting
                       by_class=[StatusCount(k, v) for k, v in sorted(classes.items())])
 
 
+def per_service(reader: TelemetryReader, window: ApmWindow, settings: ApiSettings,
+                environment: str | None = None) -> list[ServiceRed]:
+    """Request RED per service in ``window``, by name."""
+    params: dict[str, Any] = dict(window.params)
+    src = rollup.red_source(window, params, None, environment)
+    rows = reader.rows(f"SELECT {Red.SERVICE_NAME} AS service, {_agg(src)} FROM {src} "
+                       "GROUP BY service ORDER BY service", params)
+    return [ServiceRed(service=r["service"], figures=_figures(r, window.seconds, settings.apdex_t_ms * 1e6))
+            for r in rows]
+
+
 def top_endpoints(reader: TelemetryReader, window: ApmWindow, sort: str, limit: int,
                   service: str | None = None, environment: str | None = None) -> EndpointList:
     """Requests per (service, method, route), sorted by ``sort`` (:data:`SORTS`) descending."""
@@ -96,7 +111,7 @@ def top_endpoints(reader: TelemetryReader, window: ApmWindow, sort: str, limit: 
     rows = reader.rows(
         f"""SELECT {Red.SERVICE_NAME} AS service, {Red.METHOD} AS method, {Red.ROUTE} AS route,
                   sum({Red.REQUESTS}) AS requests, sumIf({Red.REQUESTS}, {Red.FAILED} = 1) AS errors,
-                  {rollup.QUANTILES_MERGE} AS q, q[3] AS p95, sum({Red.DURATION_SUM}) AS total_ns,
+                  {src.quantiles} AS q, q[3] AS p95, sum({Red.DURATION_SUM}) AS total_ns,
                   sum(sum({Red.DURATION_SUM})) OVER () AS all_ns
            FROM {src}
            GROUP BY service, method, route

@@ -60,6 +60,13 @@ class ApiMetrics(msgspec.Struct):
     meta: ReadMeta = UNKNOWN
 
 
+class ServiceRed(msgspec.Struct):
+    """One service's request RED in the window (``/api/dashboard``'s service health)."""
+
+    service: str
+    figures: RequestFigures
+
+
 class Endpoint(msgspec.Struct):
     """One (service, method, route) row of the top endpoints; ``time_share`` is of all request time."""
 

@@ -5,10 +5,12 @@ tables (:mod:`contracts.rollups`), and the partial minutes at either edge, aggre
 ``otel_traces`` on the fly **with the rollup views' own SELECT** — so both halves have the same
 columns and state types and one outer query merges them (counts exactly, latency as merged
 t-digest states). Windows shorter than :data:`MIN_ROLLUP_S` or with sub-minute buckets read raw spans
-only (through the same SELECT). Every figure is therefore exact for counts and sums, and a t-digest
-estimate for percentiles; Apdex comes from the duration histogram (:func:`apdex`).
+only (through the same SELECT, with ClickHouse's exact ``quantiles`` state instead of the t-digest).
+Counts and sums are always exact; percentiles are exact (below 8192 values, as ``quantiles``) for
+raw-only windows and t-digest estimates otherwise — merge them with :attr:`Source.quantiles`. Apdex
+comes from the duration histogram (:func:`apdex`).
 
-:func:`red_source` and :func:`db_source` return a parenthesised subquery and bind its parameters
+:func:`red_source` and :func:`db_source` return a :class:`Source` and bind its parameters
 (``ru_a``/``ru_b`` for the rollup minutes, ``raw{i}_s``/``raw{i}_e`` for the raw intervals) into
 ``params``; filters apply on both halves.
 """
@@ -16,10 +18,21 @@ estimate for percentiles; Apdex comes from the duration histogram (:func:`apdex`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from contracts.rollups import DB_GROUP, DB_SELECT, RED_GROUP, RED_SELECT, Db, Red, bucket_bounds_ns
+from contracts.rollups import (
+    DB_GROUP,
+    EXACT_QUANTILES,
+    QUANTILE_LEVELS,
+    RED_GROUP,
+    ROLLUP_QUANTILES,
+    Db,
+    Red,
+    bucket_bounds_ns,
+    db_select,
+    red_select,
+)
 from contracts.semconv_sql import ENVIRONMENT
 from query.apm.window import ApmWindow
 from query.filters import traces_time
@@ -53,10 +66,23 @@ def split(window: ApmWindow) -> Split:
     return Split((first * 60, last * 60), tuple(raw))
 
 
-def _source(window: ApmWindow, params: dict[str, object], table: str, columns: str, select: str, group: str,
-            service: str | None, environment: str | None, extra_raw: str = "") -> str:
+@dataclass(frozen=True)
+class Source:
+    """A rollup-shaped subquery (``sql``, parenthesised) and the merge of its ``Quantiles`` column."""
+
+    sql: str
+    quantiles: str
+
+    def __str__(self) -> str:
+        """The subquery, to embed after ``FROM``."""
+        return self.sql
+
+
+def _source(window: ApmWindow, params: dict[str, object], table: str, columns: str,
+            select: Callable[[str], str], group: str, service: str | None, environment: str | None) -> Source:
     parts = []
     where = split(window)
+    fn = ROLLUP_QUANTILES if where.minutes else EXACT_QUANTILES
     rollup_filters, raw_filters = [], []
     if service:
         params["service"] = service
@@ -73,10 +99,8 @@ def _source(window: ApmWindow, params: dict[str, object], table: str, columns: s
     for i, (s, e) in enumerate(where.raw):
         params[f"raw{i}_s"], params[f"raw{i}_e"] = s, e
         conds = [traces_time(f"raw{i}_s", f"raw{i}_e"), *raw_filters]
-        if extra_raw:
-            conds.append(extra_raw)
-        parts.append(f"SELECT {columns} FROM ({select} AND {' AND '.join(conds)} {group})")
-    return "(" + " UNION ALL ".join(parts) + ")"
+        parts.append(f"SELECT {columns} FROM ({select(fn)} AND {' AND '.join(conds)} {group})")
+    return Source("(" + " UNION ALL ".join(parts) + ")", f"{fn}Merge({QUANTILE_LEVELS})({Red.QUANTILES})")
 
 
 RED_COLUMNS = ", ".join([Red.MINUTE, Red.SERVICE_NAME, Red.ENVIRONMENT, Red.METHOD, Red.ROUTE, Red.STATUS,
@@ -87,15 +111,15 @@ DB_COLUMNS = ", ".join([Db.MINUTE, Db.SERVICE_NAME, Db.ENVIRONMENT, Db.DB_SYSTEM
 
 
 def red_source(window: ApmWindow, params: dict[str, object], service: str | None = None,
-               environment: str | None = None) -> str:
+               environment: str | None = None) -> Source:
     """A subquery of ``vigil_red_1m`` rows covering exactly the requests in ``window``."""
-    return _source(window, params, Red.TABLE, RED_COLUMNS, RED_SELECT, RED_GROUP, service, environment)
+    return _source(window, params, Red.TABLE, RED_COLUMNS, red_select, RED_GROUP, service, environment)
 
 
 def db_source(window: ApmWindow, params: dict[str, object], service: str | None = None,
-              environment: str | None = None) -> str:
+              environment: str | None = None) -> Source:
     """A subquery of ``vigil_db_1m`` rows covering exactly the DB client calls in ``window``."""
-    return _source(window, params, Db.TABLE, DB_COLUMNS, DB_SELECT, DB_GROUP, service, environment)
+    return _source(window, params, Db.TABLE, DB_COLUMNS, db_select, DB_GROUP, service, environment)
 
 
 def bucket_time(step_param: str = "step_s") -> str:
@@ -103,7 +127,6 @@ def bucket_time(step_param: str = "step_s") -> str:
     return f"toUnixTimestamp(toStartOfInterval({Red.MINUTE}, toIntervalSecond({{{step_param}:UInt32}})))"
 
 
-QUANTILES_MERGE = f"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)({Red.QUANTILES})"
 
 
 def count_at_most(hist: Mapping[int, int], limit_ns: float) -> float:

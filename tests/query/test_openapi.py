@@ -27,6 +27,8 @@ SUMMARIES = {
     "/api/metrics/api/top-endpoints": "Top endpoints",
     "/api/metrics/api/slow-requests": "Slow requests",
     "/api/metrics/database/slow-queries": "Slow queries",
+    "/api/metrics/database": "Database performance",
+    "/api/metrics/database/connection-stats": "Connection pools",
     "/api/audit": "Audit trail (admin)",
     "/api/tokens": "List API tokens (admin)",
     "/api/services/{name}": "One service",

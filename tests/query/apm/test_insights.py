@@ -115,3 +115,31 @@ def test_high_variance_and_nothing_without_evidence(ch: Client, reader: ClickHou
     assert ev(found["high_variance"][0])["p50"] == pytest.approx(10)
     quiet = f"ins-none-{uuid.uuid4().hex[:6]}"
     assert run(ch, reader, [r for i in range(30) for r in request(quiet, "/ok", at(20 - i / 2), 20)], quiet) == {}
+
+
+def test_saturated_host_findings() -> None:
+    from query.apm.insights_hosts import saturated_hosts
+    from query.apm.system_models import (
+        DiskUtilization,
+        HostSystem,
+        NetworkThroughput,
+        Rate,
+        SeriesPoint,
+        Utilization,
+    )
+
+    def util(values: list[float | None], state: str | None, cls: type = Utilization, **kw: Any) -> Any:
+        pts = [SeriesPoint(t=i * 60, value=v) for i, v in enumerate(values)]
+        current = next((v for v in reversed(values) if v is not None), None)
+        return cls(current=current, state=state, warning_percent=80, critical_percent=90, series=pts, **kw)
+
+    rate = Rate(current=None, series=[])
+    host = HostSystem(host="db-1", cpu_count=2, memory_limit_bytes=None, memory_used_bytes=None,
+                      cpu=util([0.5, 0.99, 0.95], "critical"), memory=util([0.82, None], "warning"),
+                      disk=util([0.1], "ok", DiskUtilization, mountpoint="/"),
+                      network=NetworkThroughput(receive=rate, transmit=rate), disk_io=None)
+    found = {i.subject: i for i in saturated_hosts([host])}
+    assert sorted(found) == ["db-1:cpu", "db-1:memory"]
+    assert found["db-1:cpu"].severity == "critical" and ev(found["db-1:cpu"])["peak"] == 0.99
+    assert ev(found["db-1:memory"]) == {"current": 0.82, "peak": 0.82, "warning_threshold": 0.8,
+                                        "critical_threshold": 0.9}
