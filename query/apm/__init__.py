@@ -12,6 +12,7 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from query.apm.database_api import DatabaseController
+from query.apm.errors_api import ErrorIssueController, ErrorMetricsController
 from query.apm.insights_api import InsightsController
 from query.apm.requests_api import ApiPerformanceController
 from query.apm.services_api import ServiceMapController
@@ -30,4 +31,6 @@ def controllers() -> list[ControllerRouterHandler]:
     found.append(InsightsController)
     found.append(SystemController)
     found.append(LogVolumeController)
+    found.append(ErrorMetricsController)
+    found.append(ErrorIssueController)
     return found

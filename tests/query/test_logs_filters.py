@@ -15,7 +15,7 @@ from query import logs
 from query.api import build_app
 from query.apm.window import ApmWindow
 from query.errors import BadRequest
-from query.logs_volume import LogVolumeController, log_volume
+from query.logs_volume import log_volume
 from query.timerange import TimeRange
 from storage.clickhouse.client import connect
 from storage.clickhouse.reader import ClickHouseReader
@@ -118,8 +118,7 @@ def test_volume_applies_the_search_filters(reader: ClickHouseReader) -> None:
 
 @pytest.fixture
 def client(reader: ClickHouseReader) -> Iterator[TestClient[Any]]:
-    with TestClient(build_app(reader, lambda: {"status": "ok", "components": {}},
-                              extra_routes=[LogVolumeController])) as c:
+    with TestClient(build_app(reader, lambda: {"status": "ok", "components": {}})) as c:
         yield c
 
 

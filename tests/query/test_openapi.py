@@ -13,7 +13,8 @@ from litestar.testing import TestClient
 from contracts.reader import InMemoryReader
 from query.api import build_app
 
-NOT_FOUND_OPS = {"/api/traces/{trace_id}", "/api/services/{name}", "/api/metrics/query", "/api/metrics/points"}
+NOT_FOUND_OPS = {"/api/traces/{trace_id}", "/api/services/{name}", "/api/errors/{fingerprint}",
+                 "/api/metrics/query", "/api/metrics/points"}
 SUMMARIES = {
     "/api/health": "Component health",
     "/api/traces/{trace_id}": "Get one trace by id",
@@ -36,6 +37,10 @@ SUMMARIES = {
     "/api/insights/performance": "Performance insights",
     "/api/metrics/system": "System metrics",
     "/api/logs/volume": "Log volume",
+    "/api/metrics/errors": "Errors",
+    "/api/metrics/errors/trends": "Error trends",
+    "/api/metrics/errors/critical": "Critical errors",
+    "/api/errors/{fingerprint}": "One error issue",
 }
 
 

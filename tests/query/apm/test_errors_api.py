@@ -15,8 +15,7 @@ from contracts.access import Role
 from contracts.issues import Occurrence
 from contracts.metadata import InMemoryMetadataStore
 from query.api import build_app
-from query.apm import controllers, errors
-from query.apm.errors_api import ErrorIssueController, ErrorMetricsController
+from query.apm import errors
 from query.apm.errors_models import ErrorSettings
 from query.apm.errors_scan import scan
 from query.apm.fingerprint import fingerprint, log_fingerprint
@@ -69,8 +68,7 @@ def store(reader: ClickHouseReader) -> InMemoryMetadataStore:
 
 
 def app(reader: ClickHouseReader, store: InMemoryMetadataStore, auth: bool = False) -> Any:
-    extra = [c for c in (ErrorMetricsController, ErrorIssueController) if c not in controllers()]
-    return build_app(reader, lambda: {"status": "ok", "components": {}}, extra_routes=extra, metadata=store,
+    return build_app(reader, lambda: {"status": "ok", "components": {}}, metadata=store,
                      dependencies={"error_settings": SETTINGS}, auth=auth)
 
 

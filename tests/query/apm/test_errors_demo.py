@@ -18,15 +18,8 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 
-from query.apm import controllers
-from query.apm.errors_api import ErrorIssueController, ErrorMetricsController
 from tests.demo_fixture import DemoData
-
-pytestmark = pytest.mark.skipif(
-    not {ErrorMetricsController, ErrorIssueController} <= set(controllers()),
-    reason="the error controllers are not registered in query.apm.controllers() yet")
 
 QUALIFIED = "instrumentation.demo.backends.PaymentGatewayError"
 HTTP_EXC = "litestar.exceptions.http_exceptions.HTTPException"

@@ -14,7 +14,6 @@ from litestar.testing import TestClient
 
 from query.api import build_app
 from query.apm import system
-from query.apm.system_api import SystemController
 from query.apm.system_models import HostSystem, SystemSettings
 from query.apm.window import ApmWindow
 from query.errors import BadRequest
@@ -157,7 +156,7 @@ def test_host_filter_and_every_host(reader: ClickHouseReader, hosts: tuple[str, 
 
 @pytest.fixture
 def client(reader: ClickHouseReader) -> Iterator[TestClient[Any]]:
-    app = build_app(reader, lambda: {"status": "ok", "components": {}}, extra_routes=[SystemController],
+    app = build_app(reader, lambda: {"status": "ok", "components": {}},
                     dependencies={"system_settings": SystemSettings(cpu_warning_percent=10, cpu_critical_percent=70)})
     with TestClient(app) as c:
         yield c
