@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from query.apm.dashboard_api import DashboardController
 from query.apm.database_api import DatabaseController
 from query.apm.errors_api import ErrorIssueController, ErrorMetricsController
 from query.apm.insights_api import InsightsController
@@ -33,4 +34,5 @@ def controllers() -> list[ControllerRouterHandler]:
     found.append(LogVolumeController)
     found.append(ErrorMetricsController)
     found.append(ErrorIssueController)
+    found.append(DashboardController)
     return found

@@ -1,18 +1,20 @@
 """Where APM figures are read from: the per-minute rollups for whole minutes, raw spans for the rest.
 
-A window ``[start, end]`` (closed, ns) splits into the whole minutes inside it, read from the rollup
-tables (:mod:`contracts.rollups`), and the partial minutes at either edge, aggregated from
-``otel_traces`` on the fly **with the rollup views' own SELECT** — so both halves have the same
-columns and state types and one outer query merges them (counts exactly, latency as merged
-t-digest states). Windows shorter than :data:`MIN_ROLLUP_S` or with sub-minute buckets read raw spans
-only (through the same SELECT, with ClickHouse's exact ``quantiles`` state instead of the t-digest).
-Counts and sums are always exact; percentiles are exact (below 8192 values, as ``quantiles``) for
-raw-only windows and t-digest estimates otherwise — merge them with :attr:`Source.quantiles`. Apdex
-comes from the duration histogram (:func:`apdex`).
+A window ``[start, end]`` (closed, ns) of at least :data:`MIN_ROLLUP_S` with buckets of a minute or more
+is **widened to whole minutes** (the minute holding ``start`` to the one holding ``end``, so at most
+59 s more at either end — the rollup's resolution) and read from the rollup tables
+(:mod:`contracts.rollups`) only. The views fill the rollups as spans are inserted, so the current
+minute is there too: a widened ``range=1h`` includes every span stored up to now. Shorter windows and
+sub-minute buckets read raw spans, aggregated on the fly **with the rollup views' own SELECT** (with
+ClickHouse's exact ``quantiles`` state instead of the t-digest), exactly over ``[start, end]``.
+
+Counts and sums are exact (for the widened window); percentiles are exact (below 8192 values, as
+``quantiles``) for raw windows and t-digest estimates from the rollup — merge them with
+:attr:`Source.quantiles`. Apdex comes from the duration histogram (:func:`apdex`).
 
 :func:`red_source` and :func:`db_source` return a :class:`Source` and bind its parameters
-(``ru_a``/``ru_b`` for the rollup minutes, ``raw{i}_s``/``raw{i}_e`` for the raw intervals) into
-``params``; filters apply on both halves.
+(``ru_a``/``ru_b`` for the rollup minutes, ``raw{i}_s``/``raw{i}_e`` for a raw interval) into
+``params``; the ``service``/``environment`` filters apply to either.
 """
 
 from __future__ import annotations
@@ -43,27 +45,20 @@ MINUTE_NS = 60_000_000_000
 
 @dataclass(frozen=True)
 class Split:
-    """Whole minutes ``[minutes_start_s, minutes_end_s)`` from the rollup and closed ns intervals from raw spans."""
+    """Whole minutes ``[start_s, end_s)`` from the rollup, or closed ns intervals from raw spans."""
 
     minutes: tuple[int, int] | None
     raw: tuple[tuple[int, int], ...]
 
 
 def split(window: ApmWindow) -> Split:
-    """The rollup minutes and raw intervals of ``window`` (see the module doc)."""
+    """The rollup minutes or the raw interval of ``window`` (see the module doc)."""
     start, end = window.start_ns, window.end_ns
     if window.step_s < 60 or window.seconds < MIN_ROLLUP_S:
         return Split(None, ((start, end),))
-    first = -(-start // MINUTE_NS)  # the first minute starting at or after start
-    last = (end + 1) // MINUTE_NS  # minutes before this one end at or before end
-    if last <= first:
-        return Split(None, ((start, end),))
-    raw = []
-    if first * MINUTE_NS > start:
-        raw.append((start, first * MINUTE_NS - 1))
-    if last * MINUTE_NS <= end:
-        raw.append((last * MINUTE_NS, end))
-    return Split((first * 60, last * 60), tuple(raw))
+    first = start // MINUTE_NS  # the minute holding start
+    last = -(-(end + 1) // MINUTE_NS)  # the first minute after the one holding end
+    return Split((first * 60, last * 60), ())
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 Edges come from three sources in the window:
 
-* **service → service**: a span whose parent span belongs to another service (a CLIENT span and the
-  SERVER span it caused, or a producer and its consumer). Latency is the caller's span when it is a
+* **service → service**: a SERVER (or CONSUMER) span whose parent is a CLIENT (or PRODUCER) span of
+  another service — the call and the request it caused. Latency is the caller's span when it is a
   CLIENT span, else the callee's; a call failed when either side is :data:`~query.apm.semconv.IS_ERROR`.
 * **service → database**: DB client spans (:data:`~query.apm.semconv.IS_DB_CALL`), one node per
   (``db.system.name``, ``db.namespace`` or ``server.address``).
-* **service → external**: CLIENT spans that are not DB calls and have no child span in another
-  service (the callee is not instrumented), one node per peer host (``server.address``,
+* **service → external**: CLIENT spans that are not DB calls and have no SERVER/CONSUMER child span
+  (the callee is not instrumented), one node per peer host (``server.address``,
   ``net.peer.name`` or the host of ``url.full``/``http.url``; ``unknown`` without one).
 
 Duplicate rows of one span (an at-least-once retry) count once. Service nodes carry their own
@@ -52,10 +52,12 @@ def _service_edges(reader: TelemetryReader, where: str, params: dict[str, Any]) 
         f"""SELECT p.s AS source, c.s AS target, count() AS calls, countIf(p.err OR c.err) AS errors,
                   quantile(0.95)(if(p.k = 'Client', p.d, c.d)) AS p95
            FROM (SELECT DISTINCT {T.TRACE_ID} AS t, {T.SPAN_ID} AS id, {T.SERVICE_NAME} AS s, {T.SPAN_KIND} AS k,
-                        {T.DURATION} AS d, {sc.IS_ERROR} AS err FROM {T.TABLE} WHERE {where}) AS p
+                        {T.DURATION} AS d, {sc.IS_ERROR} AS err FROM {T.TABLE}
+                 WHERE {where} AND {T.SPAN_KIND} IN ('Client', 'Producer')) AS p
            INNER JOIN (SELECT DISTINCT {T.TRACE_ID} AS t, {T.SPAN_ID} AS id, {T.PARENT_SPAN_ID} AS pid,
                               {T.SERVICE_NAME} AS s, {T.DURATION} AS d, {sc.IS_ERROR} AS err
-                       FROM {T.TABLE} WHERE {where} AND {T.PARENT_SPAN_ID} != '') AS c
+                       FROM {T.TABLE} WHERE {where} AND {T.PARENT_SPAN_ID} != ''
+                         AND {T.SPAN_KIND} IN ('Server', 'Consumer')) AS c
            ON p.t = c.t AND p.id = c.pid
            WHERE p.s != c.s GROUP BY source, target ORDER BY source, target""", params)
     return [_edge(service_id(r["source"]), service_id(r["target"]), r) for r in rows]
@@ -75,7 +77,7 @@ def _external_calls(where: str) -> str:
             f"if({PEER} != '', {PEER}, 'unknown') AS name, {T.DURATION} AS d, {sc.IS_ERROR} AS err "
             f"FROM {T.TABLE} WHERE {where} AND {T.SPAN_KIND} = 'Client' AND {sc.DB_SYSTEM} = '' "
             f"AND ({T.TRACE_ID}, {T.SPAN_ID}) NOT IN (SELECT {T.TRACE_ID}, {T.PARENT_SPAN_ID} FROM {T.TABLE} "
-            f"WHERE {where} AND {T.PARENT_SPAN_ID} != '')")
+            f"WHERE {where} AND {T.PARENT_SPAN_ID} != '' AND {T.SPAN_KIND} IN ('Server', 'Consumer'))")
 
 
 def _leaf(reader: TelemetryReader, calls: str, kind: str, prefix: str,

@@ -41,6 +41,7 @@ SUMMARIES = {
     "/api/metrics/errors/trends": "Error trends",
     "/api/metrics/errors/critical": "Critical errors",
     "/api/errors/{fingerprint}": "One error issue",
+    "/api/dashboard": "Dashboard overview",
 }
 
 

@@ -29,11 +29,9 @@ def reader(chdb_dsn: str) -> ClickHouseReader:
 def test_split_edges() -> None:
     m = 60 * NS
     w = ApmWindow(100 * m + 7 * NS, 200 * m + 3 * NS, 60)
-    got = rollup.split(w)
-    assert got.minutes == (101 * 60, 200 * 60)
-    assert got.raw == ((100 * m + 7 * NS, 101 * m - 1), (200 * m, 200 * m + 3 * NS))
-    aligned = rollup.split(ApmWindow(100 * m, 200 * m - 1, 60))
-    assert aligned == rollup.Split((100 * 60, 200 * 60), ())
+    assert rollup.split(w) == rollup.Split((100 * 60, 201 * 60), ())  # widened to whole minutes
+    assert rollup.split(ApmWindow(100 * m, 200 * m - 1, 60)) == rollup.Split((100 * 60, 200 * 60), ())
+    assert rollup.split(ApmWindow(100 * m, 200 * m, 60)) == rollup.Split((100 * 60, 201 * 60), ())
     assert rollup.split(ApmWindow(100 * m, 105 * m, 60)).minutes is None  # shorter than MIN_ROLLUP_S
     assert rollup.split(ApmWindow(100 * m, 200 * m, 15)).minutes is None  # sub-minute buckets
 
@@ -62,7 +60,7 @@ def rows(svc: str, start: datetime, n: int, rnd: random.Random) -> tuple[list[li
     return out, truth
 
 
-def test_rollup_answer_equals_raw_counts(ch: Client, reader: ClickHouseReader) -> None:
+def test_rollup_answer_equals_raw_counts_of_the_widened_window(ch: Client, reader: ClickHouseReader) -> None:
     svc = f"rollup-q-{uuid.uuid4().hex[:6]}"
     rnd = random.Random(3)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -71,8 +69,12 @@ def test_rollup_answer_equals_raw_counts(ch: Client, reader: ClickHouseReader) -
     w_start = start + timedelta(minutes=10, seconds=17.5)
     w_end = start + timedelta(minutes=80, seconds=41.25)
     window = ApmWindow(int(w_start.timestamp() * NS), int(w_end.timestamp() * NS), 300)
-    assert rollup.split(window).minutes is not None and len(rollup.split(window).raw) == 2
-    inside = [(ts, st, d) for ts, st, d in truth if w_start <= ts <= w_end]
+    assert rollup.split(window).minutes is not None and rollup.split(window).raw == ()
+    # the window is widened to the minutes holding its ends
+    lo = w_start.replace(second=0, microsecond=0)
+    hi = w_end.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    inside = [(ts, st, d) for ts, st, d in truth if lo <= ts < hi]
+    assert len(inside) > len([1 for ts, _, _ in truth if w_start <= ts <= w_end])
     got = requests.api_metrics(reader, window, ApiSettings(), service=svc)
     assert got.totals.requests == len(inside)
     assert got.totals.errors == sum(1 for _, st, _ in inside if st >= 500)

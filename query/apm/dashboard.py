@@ -1,0 +1,84 @@
+"""``/api/dashboard``: one document with what the overview page needs, built from the APM services.
+
+Each part is the answer of its own endpoint, cut to the overview's size: API RED (``/api/metrics/api``),
+per-service RED, the database totals and the five slowest statements, error totals with the five most
+frequent and every critical issue (``/api/metrics/errors[/critical]``), every host
+(``/api/metrics/system``), active alerts and the five most severe insights
+(``/api/insights/performance``, saturated hosts included).
+
+**Health** is ``critical`` when an insight (saturated hosts included) or an error issue is critical,
+``warning`` for the warning-level equivalents or availability below the SLA target, else ``ok``; each
+reason is a sentence naming the subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.issues import IssueRepository
+from contracts.reader import TelemetryReader
+from query.apm import database, database_overview, errors, insights, requests, system
+from query.apm.dashboard_models import AlertSummary, Dashboard, DatabaseSummary, ErrorSummary, Health
+from query.apm.database_models import DatabaseSettings
+from query.apm.errors_models import ErrorSettings
+from query.apm.insights_hosts import saturated_hosts
+from query.apm.insights_models import Insight, InsightSettings
+from query.apm.requests_models import ApiMetrics, ApiSettings
+from query.apm.system_models import SystemSettings
+from query.apm.window import ApmWindow
+
+TOP = 5
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The settings of every part (each feature's own)."""
+
+    api: ApiSettings = ApiSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    system: SystemSettings = SystemSettings()
+    insights: InsightSettings = InsightSettings()
+    errors: ErrorSettings = ErrorSettings()
+
+
+def health(api: ApiMetrics, found: list[Insight], critical_issues: int) -> Health:
+    """The overall state and its reasons.
+
+    ``critical``: a critical insight (saturated hosts included) or a critical error issue; ``warning``:
+    a warning insight or availability below the SLA target; else ``ok``.
+    """
+    critical = [i.title for i in found if i.severity == "critical"]
+    if critical_issues:
+        critical.append(f"{critical_issues} critical error issue(s)")
+    warnings = [i.title for i in found if i.severity == "warning"]
+    if api.totals.requests and not api.meets_sla:
+        warnings.append(f"availability {api.availability_percent:.2f}% is below the {api.sla_target_percent}% target")
+    if critical:
+        return Health("critical", critical + warnings)
+    return Health("warning", warnings) if warnings else Health("ok", [])
+
+
+def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None,
+              settings: DashboardSettings, service: str | None = None,
+              environment: str | None = None) -> Dashboard:
+    """The overview document of ``window`` (``service``/``environment`` filter every span-derived part)."""
+    api = requests.api_metrics(reader, window, settings.api, service, environment)
+    services = requests.per_service(reader, window, settings.api, environment)
+    if service:
+        services = [s for s in services if s.service == service]
+    db = database_overview.database_overview(reader, window, service=service, environment=environment, limit=TOP)
+    slow = database.slow_queries(reader, window, threshold_ms=settings.database.slow_query_ms, limit=TOP,
+                                 service=service, environment=environment)
+    err = errors.error_metrics(reader, window, issues, limit=TOP, service=service, environment=environment)
+    crit = errors.critical_errors(reader, window, issues, settings.errors, service=service, environment=environment)
+    hosts = system.system_metrics(reader, window, settings.system).hosts
+    found = insights.performance_insights(reader, window, settings.insights, service, environment,
+                                          saturated_hosts(hosts)).insights
+    return Dashboard(
+        start_unix_nano=window.start_ns, end_unix_nano=window.end_ns, step_s=window.step_s,
+        health=health(api, found, len(crit.issues)), api=api, services=services,
+        database=DatabaseSummary(totals=db.totals, databases=db.databases, slow_queries=slow.queries),
+        errors=ErrorSummary(occurrences=err.occurrences, failed_requests=err.failed_requests,
+                            error_rate=err.error_rate, series=err.series, top_issues=err.top_issues,
+                            critical=crit.issues, truncated=err.truncated or crit.truncated),
+        hosts=hosts, alerts=AlertSummary(evaluating=False, active=[]), insights=found[:TOP])
