@@ -80,5 +80,5 @@ def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepositor
         database=DatabaseSummary(totals=db.totals, databases=db.databases, slow_queries=slow.queries),
         errors=ErrorSummary(occurrences=err.occurrences, failed_requests=err.failed_requests,
                             error_rate=err.error_rate, series=err.series, top_issues=err.top_issues,
-                            critical=crit.issues, truncated=err.truncated or crit.truncated),
+                            critical=crit.issues),
         hosts=hosts, alerts=AlertSummary(evaluating=False, active=[]), insights=found[:TOP])

@@ -37,7 +37,6 @@ class ErrorSummary(msgspec.Struct, frozen=True):
     series: list[ErrorBucket]
     top_issues: list[IssueCount]
     critical: list[CriticalIssue]
-    truncated: bool
 
 
 class ActiveAlert(msgspec.Struct, frozen=True):

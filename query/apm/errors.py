@@ -1,10 +1,10 @@
 """Error analytics over the raw columnar store: totals, trends, critical issues, one issue and its status.
 
-Occurrences (exception span events and ERROR logs, see :mod:`query.apm.errors_scan`) are fingerprinted
-in Python, so every figure here counts the window's occurrences read newest first up to
-:data:`MAX_OCCURRENCES`; beyond that, answers say ``truncated`` and cover the most recent ones only.
-Failed requests are counted in SQL by the counting rule (:data:`query.apm.semconv.IS_REQUEST` and
-``IS_ERROR``). Issue status, first-seen and regression times come from the issue repository (the
+Occurrences (exception span events and ERROR logs) are counted per fingerprint from the per-minute
+error rollup, or from raw spans and logs for short windows (:mod:`query.apm.errors_rollup`): counts are
+exact and nothing is truncated. Failed requests come from the RED rollup by the counting rule
+(:data:`query.apm.semconv.IS_REQUEST` and ``IS_ERROR``).
+Issue status, first-seen and regression times come from the issue repository (the
 tracker's); without one (``issues`` None) status is ``unknown`` and nothing is new or regressed.
 """
 
@@ -15,8 +15,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 from contracts.issues import STATUSES, Issue, IssueRepository
-from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
+from contracts.rollups import Red
+from query.apm import rollup
 from query.apm.errors_models import (
     Count,
     CriticalErrors,
@@ -31,11 +32,10 @@ from query.apm.errors_models import (
     OccurrenceRecord,
     TrendSeries,
 )
-from query.apm.errors_scan import Found, read_occurrences
-from query.apm.semconv import IS_ERROR, IS_REQUEST, service_filter
+from query.apm.errors_rollup import Tally, tallies
+from query.apm.errors_scan import read_occurrences
 from query.apm.window import ApmWindow
 from query.errors import BadRequest, NotFound
-from query.filters import traces_time
 
 MAX_OCCURRENCES = 100_000
 DETAIL_LOOKBACK_NS = 24 * 3600 * 10**9
@@ -55,30 +55,25 @@ def check_fingerprint(fp: str) -> None:
         raise BadRequest("must be 16 lowercase hex digits", "fingerprint")
 
 
-def _occurrences(reader: TelemetryReader, window: ApmWindow, service: str | None,
-                 environment: str | None) -> tuple[list[Found], bool]:
-    return read_occurrences(reader, window.start_ns, window.end_ns, limit=MAX_OCCURRENCES, service=service,
-                            environment=environment)
-
-
-def _bucket(time_ns: int, step_s: int) -> int:
-    return (time_ns // NS) // step_s * step_s
+def _bucket(t_s: int, step_s: int) -> int:
+    return t_s // step_s * step_s
 
 
 def _requests(reader: TelemetryReader, window: ApmWindow, service: str | None,
               environment: str | None) -> dict[int, tuple[int, int]]:
-    """Per bucket start: (requests, failed requests)."""
+    """Per bucket start: (requests, failed requests), from the RED rollup (see :mod:`query.apm.rollup`)."""
     params: dict[str, object] = dict(window.params)
-    conds = [traces_time(), IS_REQUEST, *service_filter(params, service, environment)]
-    rows = reader.rows(
-        f"SELECT intDiv(toUnixTimestamp({T.TIMESTAMP}), {{step_s:UInt32}}) * {{step_s:UInt32}} AS b, "
-        f"count() AS n, countIf({IS_ERROR}) AS failed FROM {T.TABLE} WHERE {' AND '.join(conds)} GROUP BY b",
-        params)
+    src = rollup.red_source(window, params, service, environment)
+    rows = reader.rows(f"SELECT {rollup.bucket_time()} AS b, sum({Red.REQUESTS}) AS n, "
+                       f"sumIf({Red.REQUESTS}, {Red.FAILED} = 1) AS failed FROM {src} GROUP BY b", params)
     return {int(r["b"]): (int(r["n"]), int(r["failed"])) for r in rows}
 
 
-def _counts(items: Iterable[str]) -> list[Count]:
-    return [Count(name=k, count=n) for k, n in sorted(Counter(items).items(), key=lambda kv: (-kv[1], kv[0]))]
+def _counts(pairs: Iterable[tuple[str, int]]) -> list[Count]:
+    c: Counter[str] = Counter()
+    for name, n in pairs:
+        c[name] += n
+    return [Count(name=k, count=n) for k, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _status(issues: IssueRepository | None, fp: str) -> tuple[str, Issue | None]:
@@ -86,43 +81,60 @@ def _status(issues: IssueRepository | None, fp: str) -> tuple[str, Issue | None]
     return (issue.status if issue else "unknown"), issue
 
 
-def _by_fingerprint(found: list[Found]) -> dict[str, list[Found]]:
-    groups: dict[str, list[Found]] = {}
+def _total(group: list[Tally]) -> int:
+    return sum(t.count for t in group)
+
+
+def _by_fingerprint(found: list[Tally]) -> dict[str, list[Tally]]:
+    """Tallies per fingerprint (each group newest first), the most frequent fingerprint first."""
+    groups: dict[str, list[Tally]] = {}
     for f in found:
-        groups.setdefault(f.occ.fingerprint, []).append(f)
-    return dict(sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+        groups.setdefault(f.fingerprint, []).append(f)
+    return dict(sorted(groups.items(), key=lambda kv: (-_total(kv[1]), kv[0])))
+
+
+def _previous(reader: TelemetryReader, window: ApmWindow, service: str | None,
+              environment: str | None) -> Counter[str]:
+    """Occurrences per fingerprint in the window before ``window``."""
+    counts: Counter[str] = Counter()
+    for t in tallies(reader, window.previous(), service, environment):
+        counts[t.fingerprint] += t.count
+    return counts
 
 
 def error_metrics(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None, *, limit: int = 20,
                   service: str | None = None, environment: str | None = None) -> ErrorMetrics:
     """Totals, per-bucket series, the ``limit`` most frequent issues, by service and by type."""
     check_limit(limit, 100)
-    found, truncated = _occurrences(reader, window, service, environment)
+    found = tallies(reader, window, service, environment)
     requests = _requests(reader, window, service, environment)
-    per_bucket = Counter(_bucket(f.occ.time_ns, window.step_s) for f in found)
+    per_bucket: Counter[int] = Counter()
+    for f in found:
+        per_bucket[_bucket(f.t, window.step_s)] += f.count
     series = [ErrorBucket(start=b, occurrences=per_bucket.get(b, 0), failed_requests=requests.get(b, (0, 0))[1])
               for b in window.bucket_starts_s()]
     top = []
     for fp, group in list(_by_fingerprint(found).items())[:limit]:
         status, _ = _status(issues, fp)
-        first = group[0].occ  # newest
-        top.append(IssueCount(fingerprint=fp, type=first.type, message=first.message, count=len(group),
-                              services=sorted({g.occ.service for g in group} - {""}),
-                              endpoints=sorted({g.occ.endpoint for g in group} - {""}),
-                              last_seen_ns=first.time_ns, status=status))
+        first = group[0]  # newest
+        top.append(IssueCount(fingerprint=fp, type=first.type, message=first.message, count=_total(group),
+                              services=sorted({g.service for g in group} - {""}),
+                              endpoints=sorted({g.endpoint for g in group} - {""}),
+                              last_seen_ns=max(g.last_seen_ns for g in group), status=status))
     total = sum(n for n, _ in requests.values())
     failed = sum(f for _, f in requests.values())
-    return ErrorMetrics(occurrences=len(found), requests=total, failed_requests=failed,
+    return ErrorMetrics(occurrences=_total(found), requests=total, failed_requests=failed,
                         error_rate=failed / total if total else 0.0, step_s=window.step_s, series=series,
-                        top_issues=top, by_service=_counts(f.occ.service for f in found),
-                        by_type=_counts(f.occ.type for f in found), truncated=truncated,
-                        occurrence_limit=MAX_OCCURRENCES)
+                        top_issues=top, by_service=_counts((f.service, f.count) for f in found),
+                        by_type=_counts((f.type, f.count) for f in found))
 
 
-def _trend(fp: str, typ: str, message: str, found: list[Found], previous: int, buckets: list[int],
+def _trend(fp: str, typ: str, message: str, found: list[Tally], previous: int, buckets: list[int],
            step_s: int) -> TrendSeries:
-    per_bucket = Counter(_bucket(f.occ.time_ns, step_s) for f in found)
-    total = len(found)
+    per_bucket: Counter[int] = Counter()
+    for f in found:
+        per_bucket[_bucket(f.t, step_s)] += f.count
+    total = _total(found)
     return TrendSeries(fingerprint=fp, type=typ, message=message, counts=[per_bucket.get(b, 0) for b in buckets],
                        total=total, previous_total=previous, change=total - previous,
                        change_percent=100.0 * (total - previous) / previous if previous else None)
@@ -132,20 +144,19 @@ def error_trends(reader: TelemetryReader, window: ApmWindow, *, limit: int = 10,
                  environment: str | None = None) -> ErrorTrends:
     """Bucketed counts overall and for the ``limit`` most frequent issues, each vs the previous window."""
     check_limit(limit, 50)
-    found, cut = _occurrences(reader, window, service, environment)
-    before, cut_before = _occurrences(reader, window.previous(), service, environment)
-    previous = Counter(f.occ.fingerprint for f in before)
+    found = tallies(reader, window, service, environment)
+    previous = _previous(reader, window, service, environment)
     buckets = window.bucket_starts_s()
-    series = [_trend(fp, g[0].occ.type, g[0].occ.message, g, previous.get(fp, 0), buckets, window.step_s)
+    series = [_trend(fp, g[0].type, g[0].message, g, previous.get(fp, 0), buckets, window.step_s)
               for fp, g in list(_by_fingerprint(found).items())[:limit]]
     return ErrorTrends(step_s=window.step_s, bucket_starts=buckets,
-                       overall=_trend("", "", "", found, len(before), buckets, window.step_s), issues=series,
-                       truncated=cut or cut_before)
+                       overall=_trend("", "", "", found, sum(previous.values()), buckets, window.step_s),
+                       issues=series)
 
 
-def _reasons(group: list[Found], previous: int, issue: Issue | None, window: ApmWindow,
+def _reasons(group: list[Tally], previous: int, issue: Issue | None, window: ApmWindow,
              settings: ErrorSettings) -> list[str]:
-    count, occ = len(group), group[0].occ
+    count, first = _total(group), group[0]
     reasons = []
     if issue is not None and window.start_ns <= issue.first_seen_ns <= window.end_ns:
         reasons.append("new")
@@ -154,12 +165,12 @@ def _reasons(group: list[Found], previous: int, issue: Issue | None, window: Apm
     if issue is not None and issue.regressed_at_ns is not None and \
             window.start_ns <= issue.regressed_at_ns <= window.end_ns:
         reasons.append("regressed")
-    if occ.type in settings.critical_types:
+    if first.type in settings.critical_types:
         reasons.append("rule:type")
-    texts = [f.occ.raw_message.lower() for f in group]
+    texts = [f.raw_message.lower() for f in group]
     if any(s.lower() in t for s in settings.critical_messages for t in texts):
         reasons.append("rule:message")
-    if {f.occ.service for f in group} & set(settings.critical_services):
+    if {f.service for f in group} & set(settings.critical_services):
         reasons.append("rule:service")
     return reasons
 
@@ -168,20 +179,19 @@ def critical_errors(reader: TelemetryReader, window: ApmWindow, issues: IssueRep
                     settings: ErrorSettings, *, service: str | None = None,
                     environment: str | None = None) -> CriticalErrors:
     """Issues of the window that are new, spiking, regressed or match a rule (see ``ErrorSettings``)."""
-    found, cut = _occurrences(reader, window, service, environment)
-    before, cut_before = _occurrences(reader, window.previous(), service, environment)
-    previous = Counter(f.occ.fingerprint for f in before)
+    found = tallies(reader, window, service, environment)
+    previous = _previous(reader, window, service, environment)
     out = []
     for fp, group in _by_fingerprint(found).items():
         status, issue = _status(issues, fp)
         reasons = _reasons(group, previous.get(fp, 0), issue, window, settings)
         if reasons:
-            out.append(CriticalIssue(fingerprint=fp, type=group[0].occ.type, message=group[0].occ.message,
-                                     count=len(group), previous_count=previous.get(fp, 0),
-                                     services=sorted({g.occ.service for g in group} - {""}), reasons=reasons,
+            out.append(CriticalIssue(fingerprint=fp, type=group[0].type, message=group[0].message,
+                                     count=_total(group), previous_count=previous.get(fp, 0),
+                                     services=sorted({g.service for g in group} - {""}), reasons=reasons,
                                      status=status))
     return CriticalErrors(spike_factor=settings.spike_factor, spike_min_count=settings.spike_min_count,
-                          issues=out, truncated=cut or cut_before)
+                          issues=out)
 
 
 def issue_record(issue: Issue) -> IssueRecord:

@@ -68,8 +68,7 @@ class IssueCount(msgspec.Struct, frozen=True):
 class ErrorMetrics(msgspec.Struct, frozen=True):
     """Errors of the window: occurrences (exception events + ERROR logs), failed requests, error rate.
 
-    ``error_rate`` is failed requests / requests (0 without requests). ``truncated``: the window held more
-    than ``occurrence_limit`` occurrences, and occurrence figures cover the most recent ones only.
+    ``error_rate`` is failed requests / requests (0 without requests).
     """
 
     occurrences: int
@@ -81,8 +80,6 @@ class ErrorMetrics(msgspec.Struct, frozen=True):
     top_issues: list[IssueCount]
     by_service: list[Count]
     by_type: list[Count]
-    truncated: bool
-    occurrence_limit: int
     meta: ReadMeta = UNKNOWN
 
 
@@ -109,7 +106,6 @@ class ErrorTrends(msgspec.Struct, frozen=True):
     bucket_starts: list[int]
     overall: TrendSeries
     issues: list[TrendSeries]
-    truncated: bool
     meta: ReadMeta = UNKNOWN
 
 
@@ -132,7 +128,6 @@ class CriticalErrors(msgspec.Struct, frozen=True):
     spike_factor: float
     spike_min_count: int
     issues: list[CriticalIssue]
-    truncated: bool
     meta: ReadMeta = UNKNOWN
 
 

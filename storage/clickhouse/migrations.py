@@ -90,6 +90,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
     (3, "small compression blocks for trace lookups", _v3),
     (4, "per-minute RED rollup of request spans", lambda r: rollups.red_statements(r.traces_days)),
     (5, "per-minute DB rollup per query hash", lambda r: rollups.db_statements(r.traces_days)),
+    (6, "per-minute error rollup of exception events and ERROR logs",
+     lambda r: rollups.errors_statements(max(r.traces_days, r.logs_days) if min(r.traces_days, r.logs_days) > 0
+                                         else 0)),
 ]
 
 LEDGER = """
@@ -194,6 +197,7 @@ _TTL_TABLES = {
     "otel_traces_trace_id_ts": ("toDateTime(Start)", "traces_days"),
     "vigil_red_1m": ("Minute", "traces_days"),
     "vigil_db_1m": ("Minute", "traces_days"),
+    "vigil_errors_1m": ("Minute", "traces_days"),
     "otel_logs": ("TimestampTime", "logs_days"),
     **{f"otel_metrics_{k}": ("toDateTime(TimeUnix)", "metrics_days") for k in METRIC_KINDS},
 }

@@ -11,6 +11,7 @@ table, before the view exists; on a large store this is the slow step of the upg
 
 from __future__ import annotations
 
+from contracts import error_rollup
 from contracts.rollups import DB_GROUP, DB_SELECT, QUANTILE_STATE, RED_GROUP, RED_SELECT, SLOWEST_N, Db, Red
 
 DEDUP = "non_replicated_deduplication_window = 1000"
@@ -95,3 +96,37 @@ def red_statements(days: int) -> list[str]:
 def db_statements(days: int) -> list[str]:
     """Migration 5: the DB rollup table, its view, and the backfill."""
     return [db_table(days), *_fill(Db.TABLE, Db.VIEW, DB_SELECT, DB_GROUP)]
+
+
+def errors_table(days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS vigil_errors_1m`` keeping ``days`` days (<= 0: forever)."""
+    e = error_rollup
+    return f"""
+CREATE TABLE IF NOT EXISTS {e.TABLE} (
+    Minute DateTime CODEC(Delta(4), ZSTD(1)),
+    Source LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Environment LowCardinality(String),
+    Endpoint String CODEC(ZSTD(1)),
+    Type String CODEC(ZSTD(1)),
+    MessageKey String CODEC(ZSTD(3)),
+    StackHash UInt64,
+    BodyOnly UInt8,
+    Occurrences SimpleAggregateFunction(sum, UInt64),
+    Message SimpleAggregateFunction(any, String) CODEC(ZSTD(3)),
+    Stack SimpleAggregateFunction(any, String) CODEC(ZSTD(3)),
+    LastSeen SimpleAggregateFunction(max, DateTime64(9))
+) ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(Minute)
+ORDER BY (Minute, {", ".join(e.KEY_COLUMNS[1:])})
+{_ttl("Minute", days)}
+SETTINGS ttl_only_drop_parts = 1, {DEDUP}
+"""
+
+
+def errors_statements(days: int) -> list[str]:
+    """Migration 6: the error rollup table, its backfill from spans and logs, then its two views."""
+    e = error_rollup
+    return [errors_table(days), f"TRUNCATE TABLE IF EXISTS {e.TABLE}",
+            f"INSERT INTO {e.TABLE} {e.SPANS_SELECT} {e.GROUP}", f"INSERT INTO {e.TABLE} {e.LOGS_SELECT} {e.GROUP}",
+            _view(e.SPANS_VIEW, e.TABLE, e.SPANS_SELECT, e.GROUP), _view(e.LOGS_VIEW, e.TABLE, e.LOGS_SELECT, e.GROUP)]
