@@ -4,7 +4,9 @@ Each part is the answer of its own endpoint, cut to the overview's size: API RED
 per-service RED, the database totals and the five slowest statements, error totals with the five most
 frequent and every critical issue (``/api/metrics/errors[/critical]``), every host
 (``/api/metrics/system``), active alerts and the five most severe insights
-(``/api/insights/performance``, saturated hosts included).
+(``/api/insights/performance``, saturated hosts included). To stay cheap the overview leaves out what
+needs joins over raw spans: the slow statements' calling endpoints and the pattern insights (N+1,
+DB-dominated endpoints); their own endpoints have them.
 
 **Health** is ``critical`` when an insight (saturated hosts included) or an error issue is critical,
 ``warning`` for the warning-level equivalents or availability below the SLA target, else ``ok``; each
@@ -68,12 +70,12 @@ def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepositor
         services = [s for s in services if s.service == service]
     db = database_overview.database_overview(reader, window, service=service, environment=environment, limit=TOP)
     slow = database.slow_queries(reader, window, threshold_ms=settings.database.slow_query_ms, limit=TOP,
-                                 service=service, environment=environment)
+                                 service=service, environment=environment, with_endpoints=False)
     err = errors.error_metrics(reader, window, issues, limit=TOP, service=service, environment=environment)
     crit = errors.critical_errors(reader, window, issues, settings.errors, service=service, environment=environment)
     hosts = system.system_metrics(reader, window, settings.system).hosts
     found = insights.performance_insights(reader, window, settings.insights, service, environment,
-                                          saturated_hosts(hosts)).insights
+                                          saturated_hosts(hosts), patterns=False).insights
     return Dashboard(
         start_unix_nano=window.start_ns, end_unix_nano=window.end_ns, step_s=window.step_s,
         health=health(api, found, len(crit.issues)), api=api, services=services,

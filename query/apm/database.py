@@ -13,9 +13,9 @@ are two statements (as they are to the database).
 A statement is listed by :func:`slow_queries` when its slowest execution (``max``) exceeds the
 threshold. Figures come from the per-minute DB rollup plus raw edge minutes (:mod:`query.apm.rollup`):
 counts, totals, max and rows are exact, p95 a t-digest estimate, examples the slowest executions.
-Calling endpoints are found only for the returned rows, in the last :data:`ENDPOINTS_WINDOW_S` seconds of
-the window (a join over raw spans): the ``http.route`` of the server span of the same trace and
-service whose time contains the DB span.
+Calling endpoints (unless ``with_endpoints`` is false) are found only for the returned rows, in the last
+:data:`ENDPOINTS_WINDOW_S` seconds of the window (a join over raw spans): the ``http.route`` of the
+server span of the same trace and service whose time contains the DB span.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ NORMALIZED = semconv.NORMALIZED  # the statement with literals as ?, see contrac
 QUERY_HASH = semconv.QUERY_HASH
 SORTS = {"total": "total_ns", "avg": "avg_ns", "p95": "p95_ns", "max": "max_ns", "count": "executions"}
 MAX_LIMIT = 500
-ENDPOINTS_WINDOW_S = 3600
+ENDPOINTS_WINDOW_S = 900
 
 
 def check_params(threshold_ms: float, sort: str, limit: int) -> None:
@@ -56,7 +56,8 @@ def check_params(threshold_ms: float, sort: str, limit: int) -> None:
 
 
 def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: float, sort: str = "total",
-                 limit: int = 20, service: str | None = None, environment: str | None = None) -> SlowQueryList:
+                 limit: int = 20, service: str | None = None, environment: str | None = None,
+                 with_endpoints: bool = True) -> SlowQueryList:
     """Statements of the window whose max duration exceeds ``threshold_ms``, by ``sort`` descending."""
     check_params(threshold_ms, sort, limit)
     params: dict[str, object] = {**window.params, "threshold_ns": int(threshold_ms * 1e6), "limit": limit}
@@ -77,7 +78,7 @@ def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: fl
                        window.step_s)
     eparams: dict[str, object] = dict(recent.params)
     conds = [traces_time(), IS_DB_CALL, f"{DB_STATEMENT} != ''", *service_filter(eparams, service, environment)]
-    endpoints = _endpoints(reader, [r["query_hash"] for r in rows], conds, eparams)
+    endpoints = _endpoints(reader, [r["query_hash"] for r in rows], conds, eparams) if with_endpoints else {}
     return SlowQueryList(threshold_ms=threshold_ms, sort=sort,
                          queries=[_slow(r, endpoints.get(r["query_hash"], [])) for r in rows])
 

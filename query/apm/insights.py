@@ -9,7 +9,8 @@ Rules (thresholds in :class:`~query.apm.insights_models.InsightSettings`); an en
 * ``error_spike``: a service's failed-request rate ≥ ``spike_factor`` × the previous window's and at
   least 5 points more, with ≥ ``min_errors`` failed requests now.
 * ``high_variance``: p99 ≥ ``variance_ratio`` × p50 and p99 ≥ 100 ms, with ≥ 2 × ``min_requests``.
-* ``n_plus_one``, ``db_dominated``: see :mod:`query.apm.insights_db`.
+* ``n_plus_one``, ``db_dominated``: see :mod:`query.apm.insights_db`; they read raw spans, so they look at
+  the most recent hour of a longer window.
 * ``saturated_host``: see :mod:`query.apm.insights_hosts` (passed in as ``extra`` by the controller).
 
 No finding is made without its evidence; the slowest request traces of an endpoint are attached.
@@ -27,11 +28,13 @@ from query.apm import insights_db, requests
 from query.apm import semconv as sc
 from query.apm.insights_db import finding_id
 from query.apm.insights_models import SEVERITIES, Evidence, Insight, InsightList, InsightSettings
-from query.apm.requests_models import Endpoint
+from query.apm.requests_models import ApiSettings, Endpoint
 from query.apm.window import ApmWindow
 from query.filters import traces_time
 
 MAX_ENDPOINTS = 1000
+PATTERN_WINDOW_S = 3600
+NS = 1_000_000_000
 Key = tuple[str, str, str]
 
 
@@ -100,14 +103,14 @@ def _variance(e: Endpoint, s: InsightSettings, traces: Callable[[Endpoint], list
         "bound the work per request (pagination, timeouts).")
 
 
-def _error_spikes(reader: TelemetryReader, window: ApmWindow, s: InsightSettings, where: str,
-                  prev_where: str, params: dict[str, Any]) -> list[Insight]:
-    def rates(w: str) -> dict[str, tuple[int, int]]:
-        rows = reader.rows(f"SELECT {T.SERVICE_NAME} AS s, count() AS n, countIf({sc.IS_ERROR}) AS e "
-                           f"FROM {T.TABLE} WHERE {w} AND {sc.IS_REQUEST} GROUP BY s", params)
-        return {r["s"]: (int(r["n"]), int(r["e"])) for r in rows}
+def _error_spikes(reader: TelemetryReader, window: ApmWindow, s: InsightSettings, service: str | None,
+                  environment: str | None) -> list[Insight]:
+    def rates(w: ApmWindow) -> dict[str, tuple[int, int]]:
+        found = requests.per_service(reader, w, ApiSettings(), environment)
+        return {r.service: (r.figures.requests, r.figures.errors) for r in found
+                if service is None or r.service == service}
 
-    now, before = rates(where), rates(prev_where)
+    now, before = rates(window), rates(window.previous())
     out = []
     for svc, (n, e) in sorted(now.items()):
         pn, pe = before.get(svc, (0, 0))
@@ -134,14 +137,13 @@ def _failed(reader: TelemetryReader, window: ApmWindow, service: str) -> list[st
 
 def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: InsightSettings,
                          service: str | None = None, environment: str | None = None,
-                         extra: list[Insight] | None = None) -> InsightList:
-    """Every finding of ``window`` (compared with :meth:`ApmWindow.previous`), plus ``extra`` ones."""
-    params: dict[str, Any] = dict(window.params)
-    filters = sc.service_filter(params, service, environment)
-    where = " AND ".join([traces_time(), *filters])
+                         extra: list[Insight] | None = None, patterns: bool = True) -> InsightList:
+    """Every finding of ``window`` (compared with :meth:`ApmWindow.previous`), plus ``extra`` ones.
+
+    The pattern rules over raw spans (``n_plus_one``, ``db_dominated``) look at the most recent
+    :data:`PATTERN_WINDOW_S` of the window, and only with ``patterns``; the others read the rollups.
+    """
     prev = window.previous()
-    params.update(prev_start_ns=prev.start_ns, prev_end_ns=prev.end_ns)
-    prev_where = " AND ".join([traces_time("prev_start_ns", "prev_end_ns"), *filters])
     endpoints = requests.top_endpoints(reader, window, "time", MAX_ENDPOINTS, service, environment).endpoints
     before = {_key(e): e for e in requests.top_endpoints(reader, prev, "time", MAX_ENDPOINTS, service,
                                                           environment).endpoints}
@@ -157,9 +159,15 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
         found += [_slow(e, settings, traces), _regression(e, before.get(_key(e)), settings, traces),
                   _variance(e, settings, traces)]
     out = [i for i in found if i is not None]
-    out += _error_spikes(reader, window, settings, where, prev_where, params)
-    out += insights_db.n_plus_one(reader, settings, where, params)
-    out += insights_db.db_dominated(reader, endpoints, settings, where, params)
+    out += _error_spikes(reader, window, settings, service, environment)
+    if patterns:
+        recent = ApmWindow(max(window.start_ns, window.end_ns - PATTERN_WINDOW_S * NS), window.end_ns, window.step_s)
+        params: dict[str, Any] = dict(recent.params)
+        where = " AND ".join([traces_time(), *sc.service_filter(params, service, environment)])
+        out += insights_db.n_plus_one(reader, settings, where, params)
+        recent_endpoints = endpoints if recent == window else requests.top_endpoints(
+            reader, recent, "time", MAX_ENDPOINTS, service, environment).endpoints
+        out += insights_db.db_dominated(reader, recent_endpoints, settings, where, params)
     out += extra or []
     out.sort(key=lambda i: (-SEVERITIES.index(i.severity), i.kind, i.service, i.subject))
     return InsightList(insights=out)

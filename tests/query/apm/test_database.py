@@ -71,7 +71,9 @@ def test_slow_queries_figures_examples_and_endpoints(ch: Client, reader: ClickHo
     spans.append(pg(svc, "tr9", 50, 5, "SELECT 1", ))  # fast: never above the threshold
     spans.append(pg(svc, "tr9", 51, 500, "UPDATE o SET x = 1", ) [:9] + ["Error"])
     ch.insert("otel_traces", spans, column_names=COLUMNS)
-    got = database.slow_queries(reader, WINDOW, threshold_ms=100, service=svc)
+    # calling endpoints come from the last 15 minutes of the window: end it 20 minutes ago
+    window = ApmWindow(WINDOW.start_ns, WINDOW.end_ns - 20 * 60 * 10**9, 60)
+    got = database.slow_queries(reader, window, threshold_ms=100, service=svc)
     assert [q.statement for q in got.queries] == ["UPDATE o SET x = ?", "SELECT * FROM o WHERE id = ?"]
     upd, sel = got.queries
     assert (upd.executions, upd.errors, upd.rows, upd.endpoints) == (1, 1, None, [])
