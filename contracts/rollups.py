@@ -88,14 +88,15 @@ class Db:
     QUANTILES = "Quantiles"
     ROWS = "Rows"
     ROWS_REPORTED = "RowsReported"
-    SLOWEST = "Slowest"  # groupArraySorted(5) state of (-duration, trace id): the slowest executions
+    SLOWEST = "Slowest"  # max((duration, trace id)): the row's slowest execution
 
 
 # The SELECT of each rollup view over otel_traces; callers append ` AND <cond>` before the GROUP BY.
 # {q} is the quantile function: quantilesTDigest in the rollups; the query side uses exact quantiles
-# (reservoir of 8192, like ClickHouse's quantiles) when a window reads raw spans only.
+# (reservoir of 8192, like ClickHouse's quantiles) when a window reads raw spans only. {bucket} is the
+# time bucket: the minute in the views, the series step in the query side's raw reads.
 _RED_SELECT = f"""SELECT
-    toStartOfMinute({T.TIMESTAMP}) AS {Red.MINUTE},
+    {{bucket}} AS {Red.MINUTE},
     {T.SERVICE_NAME} AS {Red.SERVICE_NAME},
     {ENVIRONMENT} AS {Red.ENVIRONMENT},
     {HTTP_METHOD} AS {Red.METHOD},
@@ -114,7 +115,7 @@ RED_GROUP = (f"GROUP BY {Red.MINUTE}, {Red.SERVICE_NAME}, {Red.ENVIRONMENT}, {Re
 
 
 _DB_SELECT = f"""SELECT
-    toStartOfMinute({T.TIMESTAMP}) AS {Db.MINUTE},
+    {{bucket}} AS {Db.MINUTE},
     {T.SERVICE_NAME} AS {Db.SERVICE_NAME},
     {ENVIRONMENT} AS {Db.ENVIRONMENT},
     {DB_SYSTEM} AS {Db.DB_SYSTEM},
@@ -129,7 +130,7 @@ _DB_SELECT = f"""SELECT
     {{q}}State({QUANTILE_LEVELS})(toUInt64({T.DURATION})) AS {Db.QUANTILES},
     toUInt64(sumIf(toUInt64OrZero({DB_ROWS}), {DB_ROWS} != '')) AS {Db.ROWS},
     toUInt64(countIf({DB_ROWS} != '')) AS {Db.ROWS_REPORTED},
-    groupArraySortedState({SLOWEST_N})((-toInt64({T.DURATION}), {T.TRACE_ID})) AS {Db.SLOWEST}
+    max((toUInt64({T.DURATION}), {T.TRACE_ID})) AS {Db.SLOWEST}
 FROM {T.TABLE}
 WHERE {IS_DB_CALL}"""
 DB_GROUP = (f"GROUP BY {Db.MINUTE}, {Db.SERVICE_NAME}, {Db.ENVIRONMENT}, {Db.DB_SYSTEM}, {Db.DB_NAMESPACE}, "
@@ -141,14 +142,21 @@ ROLLUP_QUANTILES = "quantilesTDigest"
 EXACT_QUANTILES = "quantiles"
 
 
-def red_select(quantiles: str = ROLLUP_QUANTILES) -> str:
-    """The RED view's SELECT with the quantile function ``quantiles`` (its state is the Quantiles column)."""
-    return _RED_SELECT.replace("{q}", quantiles)
+MINUTE_BUCKET = f"toStartOfMinute({T.TIMESTAMP})"
 
 
-def db_select(quantiles: str = ROLLUP_QUANTILES) -> str:
-    """The DB view's SELECT with the quantile function ``quantiles``."""
-    return _DB_SELECT.replace("{q}", quantiles)
+def red_select(quantiles: str = ROLLUP_QUANTILES, bucket: str = MINUTE_BUCKET) -> str:
+    """The RED view's SELECT with quantile function ``quantiles`` and time bucket ``bucket``.
+
+    ``quantiles``' state is the Quantiles column; ``bucket`` is the minute in the view, a series step
+    in raw reads.
+    """
+    return _RED_SELECT.replace("{q}", quantiles).replace("{bucket}", bucket)
+
+
+def db_select(quantiles: str = ROLLUP_QUANTILES, bucket: str = MINUTE_BUCKET) -> str:
+    """The DB view's SELECT with the quantile function ``quantiles`` and the time bucket ``bucket``."""
+    return _DB_SELECT.replace("{q}", quantiles).replace("{bucket}", bucket)
 
 
 RED_SELECT = red_select()

@@ -69,7 +69,7 @@ def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: fl
         f"total_ns / executions AS avg_ns, {src.quantiles} AS q, q[3] AS p95_ns, "
         f"max({Db.DURATION_MAX}) AS max_ns, sum({Db.ROWS}) AS rows, sum({Db.ROWS_REPORTED}) AS rows_reported, "
         f"arraySort(groupUniqArray({Db.SERVICE_NAME})) AS services, "
-        f"arrayMap(x -> x.2, groupArraySortedMerge({SLOWEST_N})({Db.SLOWEST})) AS examples "
+        f"arrayMap(x -> x.2, groupArraySorted({SLOWEST_N})((-toInt64({Db.SLOWEST}.1), {Db.SLOWEST}.2))) AS examples "
         f"FROM {src} WHERE {Db.QUERY_HASH} != 0 GROUP BY {Db.QUERY_HASH} "
         f"HAVING max_ns > {{threshold_ns:Int64}} ORDER BY {SORTS[sort]} DESC, query_hash LIMIT {{limit:UInt32}}",
         params,

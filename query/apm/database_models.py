@@ -22,7 +22,11 @@ class CallingEndpoint(msgspec.Struct, frozen=True):
 
 
 class SlowQuery(msgspec.Struct, frozen=True):
-    """One normalized statement (``query_hash``) and its timings in the window (milliseconds)."""
+    """One normalized statement (``query_hash``) and its timings in the window (milliseconds).
+
+    ``example_trace_ids``: up to 5 traces of slow executions, slowest first — the slowest execution of
+    each per-minute rollup row (minute × service × operation), so examples spread over time.
+    """
 
     query_hash: str
     statement: str

@@ -37,11 +37,6 @@ def _figures_sql(src: rollup.Source) -> str:
             f"if(executions = 0, 0, sum({Db.DURATION_SUM}) / executions) AS avg_ns, {src.quantiles} AS q")
 
 
-def _bucket_sql(src: rollup.Source) -> str:
-    return (f"sum({Db.EXECUTIONS}) AS executions, sum({Db.ERRORS}) AS errors, "
-            f"arrayElement({src.quantiles}, 3) AS p95_ns")
-
-
 def database_overview(reader: TelemetryReader, window: ApmWindow, *, service: str | None = None,
                       environment: str | None = None, limit: int = 10) -> DatabaseOverview:
     """Totals, series, per-database figures and top ``limit`` operations of the DB calls in ``window``.
@@ -54,14 +49,16 @@ def database_overview(reader: TelemetryReader, window: ApmWindow, *, service: st
     params: dict[str, object] = {**window.params, "limit": limit}
     src = rollup.db_source(window, params, service, environment)
     bucket = rollup.bucket_time()
-    total = reader.rows(f"SELECT {_figures_sql(src)} FROM {src}", params)[0]
-    per_db = reader.rows(
-        f"SELECT {_DB}, {_figures_sql(src)} FROM {src} GROUP BY db_system, db_namespace "
-        "ORDER BY executions DESC, db_system, db_namespace", params)
-    series = reader.rows(f"SELECT {bucket} AS t, {_bucket_sql(src)} FROM {src} GROUP BY t ORDER BY t", params)
-    db_series = reader.rows(
-        f"SELECT {_DB}, {bucket} AS t, {_bucket_sql(src)} FROM {src} "
-        "GROUP BY db_system, db_namespace, t ORDER BY t", params)
+    # one scan: grouping(db_system, t) is 3 for the total, 1 per database, 2 per bucket, 0 per both
+    rows = reader.rows(
+        f"SELECT {_DB}, {bucket} AS t, grouping(db_system, t) AS g, {_figures_sql(src)}, q[3] AS p95_ns "
+        f"FROM {src} GROUP BY GROUPING SETS ((), (db_system, db_namespace), (t), (db_system, db_namespace, t)) "
+        "ORDER BY g, executions DESC, db_system, db_namespace, t", params)
+    empty = {"executions": 0, "errors": 0, "avg_ns": 0, "q": []}
+    total = next((r for r in rows if r["g"] == 3), empty)
+    per_db = [r for r in rows if r["g"] == 1]
+    series = [r for r in rows if r["g"] == 2]
+    db_series = [r for r in rows if r["g"] == 0]
     ops = reader.rows(
         f"SELECT {Db.DB_OPERATION} AS operation, {_DB}, sum({Db.EXECUTIONS}) AS executions, "
         f"sum({Db.ERRORS}) AS errors FROM {src} GROUP BY operation, db_system, db_namespace "

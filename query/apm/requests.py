@@ -64,11 +64,15 @@ def api_metrics(reader: TelemetryReader, window: ApmWindow, settings: ApiSetting
     params: dict[str, Any] = dict(window.params)
     src = rollup.red_source(window, params, service, environment)
     t_ns = settings.apdex_t_ms * 1e6
-    total = reader.rows(f"SELECT {_agg(src)} FROM {src}", params)
-    buckets = reader.rows(f"SELECT {rollup.bucket_time()} AS t, {_agg(src)} FROM {src} GROUP BY t ORDER BY t", params)
-    statuses = reader.rows(f"SELECT {Red.STATUS} AS status, sum({Red.REQUESTS}) AS n FROM {src} "
-                           "GROUP BY status ORDER BY status", params)
-    totals = _figures(total[0], window.seconds, t_ns)
+    # one scan: grouping(t, status) is 3 for the total, 1 per bucket, 2 per status
+    rows = reader.rows(
+        f"SELECT {rollup.bucket_time()} AS t, {Red.STATUS} AS status, grouping(t, status) AS g, {_agg(src)} "
+        f"FROM {src} GROUP BY GROUPING SETS ((), (t), (status)) ORDER BY g, t, status", params)
+    empty = {"requests": 0, "errors": 0, "q": [], "hist": {}}
+    total = next((r for r in rows if r["g"] == 3), empty)
+    buckets = [r for r in rows if r["g"] == 1]
+    statuses = [{"status": r["status"], "n": r["requests"]} for r in rows if r["g"] == 2]
+    totals = _figures(total, window.seconds, t_ns)
     by_t = {int(r["t"]): r for r in buckets}
     series = []
     for t in window.bucket_starts_s():

@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from contracts.otel_columns import Traces as T
 from contracts.rollups import (
     DB_GROUP,
     EXACT_QUANTILES,
@@ -74,7 +75,7 @@ class Source:
 
 
 def _source(window: ApmWindow, params: dict[str, object], table: str, columns: str,
-            select: Callable[[str], str], group: str, service: str | None, environment: str | None) -> Source:
+            select: Callable[[str, str], str], group: str, service: str | None, environment: str | None) -> Source:
     parts = []
     where = split(window)
     fn = ROLLUP_QUANTILES if where.minutes else EXACT_QUANTILES
@@ -94,7 +95,9 @@ def _source(window: ApmWindow, params: dict[str, object], table: str, columns: s
     for i, (s, e) in enumerate(where.raw):
         params[f"raw{i}_s"], params[f"raw{i}_e"] = s, e
         conds = [traces_time(f"raw{i}_s", f"raw{i}_e"), *raw_filters]
-        parts.append(f"SELECT {columns} FROM ({select(fn)} AND {' AND '.join(conds)} {group})")
+        params["step_s"] = window.step_s
+        bucket = f"toStartOfInterval({T.TIMESTAMP}, toIntervalSecond({{step_s:UInt32}}))"
+        parts.append(f"SELECT {columns} FROM ({select(fn, bucket)} AND {' AND '.join(conds)} {group})")
     return Source("(" + " UNION ALL ".join(parts) + ")", f"{fn}Merge({QUANTILE_LEVELS})({Red.QUANTILES})")
 
 

@@ -12,7 +12,7 @@ table, before the view exists; on a large store this is the slow step of the upg
 from __future__ import annotations
 
 from contracts import error_rollup
-from contracts.rollups import DB_GROUP, DB_SELECT, QUANTILE_STATE, RED_GROUP, RED_SELECT, SLOWEST_N, Db, Red
+from contracts.rollups import DB_GROUP, DB_SELECT, QUANTILE_STATE, RED_GROUP, RED_SELECT, Db, Red
 
 DEDUP = "non_replicated_deduplication_window = 1000"
 
@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS {Db.TABLE} (
     {Db.QUANTILES} {QUANTILE_STATE},
     {Db.ROWS} SimpleAggregateFunction(sum, UInt64),
     {Db.ROWS_REPORTED} SimpleAggregateFunction(sum, UInt64),
-    {Db.SLOWEST} AggregateFunction(groupArraySorted({SLOWEST_N}), Tuple(Int64, String))
+    {Db.SLOWEST} SimpleAggregateFunction(max, Tuple(UInt64, String))
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toDate({Db.MINUTE})
 ORDER BY ({Db.SERVICE_NAME}, {Db.MINUTE}, {Db.ENVIRONMENT}, {Db.DB_SYSTEM}, {Db.DB_NAMESPACE}, {Db.DB_OPERATION},

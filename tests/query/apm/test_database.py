@@ -79,7 +79,9 @@ def test_slow_queries_figures_examples_and_endpoints(ch: Client, reader: ClickHo
     assert (upd.executions, upd.errors, upd.rows, upd.endpoints) == (1, 1, None, [])
     assert (sel.executions, sel.errors, sel.rows, sel.max_ms, sel.total_ms) == (3, 0, 6, 300.0, 330.0)
     assert sel.avg_ms == pytest.approx(110.0)
-    assert sel.example_trace_ids == ["tr2", "tr1", "tr0"]
+    # examples: the slowest execution of each rollup row (minute × service × operation), slowest first
+    assert sel.example_trace_ids[0] == "tr2" and set(sel.example_trace_ids) <= {"tr0", "tr1", "tr2"}
+    assert sel.example_trace_ids == sorted(sel.example_trace_ids, key=lambda t: -{"tr0": 10, "tr1": 20, "tr2": 300}[t])
     assert sel.services == [svc] and (sel.db_system, sel.db_namespace) == ("postgresql", "shop")
     assert [(e.service, e.route, e.executions) for e in sel.endpoints] == [(svc, "/orders/{id}", 3)]
     by_count = database.slow_queries(reader, WINDOW, threshold_ms=0, sort="count", limit=1, service=svc)

@@ -89,3 +89,20 @@ def test_rollup_answer_equals_raw_counts_of_the_widened_window(ch: Client, reade
     top = requests.top_endpoints(reader, window, "requests", 10, service=svc)
     assert sum(e.requests for e in top.endpoints) == len(inside)
     assert sum(e.total_time_ms for e in top.endpoints) == pytest.approx(sum(durations) / 1e6)
+
+
+def test_raw_windows_bucket_by_their_step_not_the_minute(ch: Client, reader: ClickHouseReader) -> None:
+    """A short window starting mid-minute: every request lands in one of its 15 s buckets."""
+    svc = f"rollup-raw-{uuid.uuid4().hex[:6]}"
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    batch = [[minute + timedelta(seconds=40 + i), uuid.uuid4().hex, uuid.uuid4().hex[:16], "", "GET /r", "Server", svc,
+              {"http.route": "/r"}, 1_000_000, "Unset"] for i in range(10)]
+    ch.insert("otel_traces", batch, column_names=COLUMNS)
+    start = minute + timedelta(seconds=37)
+    window = ApmWindow(int(start.timestamp() * NS), int((start + timedelta(seconds=100)).timestamp() * NS), 15)
+    got = requests.api_metrics(reader, window, ApiSettings(), service=svc)
+    assert got.totals.requests == 10
+    assert sum(b.requests for b in got.series) == 10
+    # minute+40..49 s: the buckets starting at minute+30 s (40–44) and minute+45 s (45–49)
+    base = int(minute.timestamp())
+    assert {b.t: b.requests for b in got.series if b.requests} == {base + 30: 5, base + 45: 5}
