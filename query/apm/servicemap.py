@@ -6,13 +6,15 @@ Edges come from three sources in the window:
   another service — the call and the request it caused. Latency is the caller's span when it is a
   CLIENT span, else the callee's; a call failed when either side is :data:`~query.apm.semconv.IS_ERROR`.
 * **service → database**: DB client spans (:data:`~query.apm.semconv.IS_DB_CALL`), one node per
-  (``db.system.name``, ``db.namespace`` or ``server.address``).
+  (``db.system.name``, ``db.namespace``).
 * **service → external**: CLIENT spans that are not DB calls and have no SERVER/CONSUMER child span
   (the callee is not instrumented), one node per peer host (``server.address``,
   ``net.peer.name`` or the host of ``url.full``/``http.url``; ``unknown`` without one).
 
-Duplicate rows of one span (an at-least-once retry) count once. Service nodes carry their own
-request figures (request-level counting); other nodes the calls they received.
+Service nodes (their own request figures, request-level counting) and database nodes and edges read
+the per-minute rollups over the whole window (:mod:`query.apm.rollup`). The service → service and
+external edges join raw spans, so they cover the most recent :data:`CALLS_WINDOW_S` of a longer window
+(``calls_since_unix_nano`` says from when); duplicate rows of one span count once there.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import Any
 
 from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
+from contracts.rollups import Db
+from query.apm import requests, rollup
 from query.apm import semconv as sc
+from query.apm.requests_models import ApiSettings
 from query.apm.servicemap_models import MapEdge, MapNode, ServiceMap
 from query.apm.window import ApmWindow
 from query.filters import traces_time
@@ -29,7 +34,7 @@ from query.filters import traces_time
 _A = T.SPAN_ATTRIBUTES
 PEER = (f"ifNull(coalesce(nullIf({_A}['server.address'], ''), nullIf({_A}['net.peer.name'], ''), "
         f"nullIf(domain({_A}['url.full']), ''), nullIf(domain({_A}['http.url']), '')), '')")
-DB_TARGET = f"if({sc.DB_NAMESPACE} != '', {sc.DB_NAMESPACE}, {_A}['server.address'])"
+CALLS_WINDOW_S = 3600
 
 
 def service_id(name: str) -> str:
@@ -66,12 +71,6 @@ def _service_edges(reader: TelemetryReader, where: str, params: dict[str, Any]) 
 _CALL_FIGURES = "count() AS calls, countIf(err) AS errors, quantile(0.95)(d) AS p95"
 
 
-def _db_calls(where: str) -> str:
-    return (f"SELECT DISTINCT {T.TRACE_ID}, {T.SPAN_ID}, {T.SERVICE_NAME} AS source, "
-            f"if(target != '', concat({sc.DB_SYSTEM}, '/', target), {sc.DB_SYSTEM}) AS name, {DB_TARGET} AS target, "
-            f"{T.DURATION} AS d, {sc.IS_ERROR} AS err FROM {T.TABLE} WHERE {where} AND {sc.IS_DB_CALL}")
-
-
 def _external_calls(where: str) -> str:
     return (f"SELECT DISTINCT {T.TRACE_ID}, {T.SPAN_ID}, {T.SERVICE_NAME} AS source, "
             f"if({PEER} != '', {PEER}, 'unknown') AS name, {T.DURATION} AS d, {sc.IS_ERROR} AS err "
@@ -80,37 +79,49 @@ def _external_calls(where: str) -> str:
             f"WHERE {where} AND {T.PARENT_SPAN_ID} != '' AND {T.SPAN_KIND} IN ('Server', 'Consumer'))")
 
 
-def _leaf(reader: TelemetryReader, calls: str, kind: str, prefix: str,
-          params: dict[str, Any]) -> tuple[list[MapEdge], list[MapNode]]:
-    """Edges (per caller and callee) and callee nodes (over all callers) of DB or external calls."""
-    edges = reader.rows(f"SELECT source, name, {_CALL_FIGURES} FROM ({calls}) GROUP BY source, name "
-                        "ORDER BY source, name", params)
-    nodes = reader.rows(f"SELECT name, {_CALL_FIGURES} FROM ({calls}) GROUP BY name ORDER BY name", params)
-    return ([_edge(service_id(r["source"]), f"{prefix}:{r['name']}", r) for r in edges],
-            [MapNode(id=f"{prefix}:{r['name']}", kind=kind, name=r["name"], requests=int(r["calls"]),
-                     errors=int(r["errors"]), p95_ms=float(r["p95"]) / 1e6) for r in nodes])
+def _split_rows(rows: list[dict[str, Any]], kind: str, prefix: str) -> tuple[list[MapEdge], list[MapNode]]:
+    """Rows of a GROUPING SETS ((source, name), (name)) query → edges and callee nodes (g = 1: per callee)."""
+    edges = [_edge(service_id(r["source"]), f"{prefix}:{r['name']}", r) for r in rows if r["g"] == 0]
+    nodes = [MapNode(id=f"{prefix}:{r['name']}", kind=kind, name=r["name"], requests=int(r["calls"]),
+                     errors=int(r["errors"]), p95_ms=float(r["p95"]) / 1e6) for r in rows if r["g"] == 1]
+    return edges, nodes
 
 
-def _service_nodes(reader: TelemetryReader, where: str, params: dict[str, Any]) -> dict[str, MapNode]:
+def _external(reader: TelemetryReader, where: str, params: dict[str, Any]) -> tuple[list[MapEdge], list[MapNode]]:
+    rows = reader.rows(f"SELECT source, name, grouping(source) AS g, {_CALL_FIGURES} FROM ({_external_calls(where)}) "
+                       "GROUP BY GROUPING SETS ((source, name), (name)) ORDER BY source, name", params)
+    return _split_rows(rows, "external", "external")
+
+
+def _databases(reader: TelemetryReader, window: ApmWindow, environment: str | None) -> tuple[list[MapEdge],
+                                                                                           list[MapNode]]:
+    """DB edges and nodes from the DB rollup: one node per system + namespace, over the whole window."""
+    params: dict[str, object] = dict(window.params)
+    src = rollup.db_source(window, params, None, environment)
+    name = f"if({Db.DB_NAMESPACE} != '', concat({Db.DB_SYSTEM}, '/', {Db.DB_NAMESPACE}), {Db.DB_SYSTEM})"
     rows = reader.rows(
-        f"""SELECT {T.SERVICE_NAME} AS s, uniqExactIf(({T.TRACE_ID}, {T.SPAN_ID}), {sc.IS_REQUEST}) AS requests,
-                  uniqExactIf(({T.TRACE_ID}, {T.SPAN_ID}), {sc.IS_REQUEST} AND {sc.IS_ERROR}) AS errors,
-                  if(requests = 0, 0, quantileIf(0.95)({T.DURATION}, {sc.IS_REQUEST})) AS p95
-           FROM {T.TABLE} WHERE {where} GROUP BY s ORDER BY s""", params)
-    return {service_id(r["s"]): MapNode(id=service_id(r["s"]), kind="service", name=r["s"],
-                                        requests=int(r["requests"]), errors=int(r["errors"]),
-                                        p95_ms=float(r["p95"]) / 1e6) for r in rows}
+        f"SELECT {Db.SERVICE_NAME} AS source, {name} AS name, grouping(source) AS g, "
+        f"sum({Db.EXECUTIONS}) AS calls, sum({Db.ERRORS}) AS errors, arrayElement({src.quantiles}, 3) AS p95 "
+        f"FROM {src} GROUP BY GROUPING SETS ((source, name), (name)) ORDER BY source, name", params)
+    return _split_rows(rows, "database", "db")
+
+
+def _service_nodes(reader: TelemetryReader, window: ApmWindow, environment: str | None) -> dict[str, MapNode]:
+    found = requests.per_service(reader, window, ApiSettings(), environment)
+    return {service_id(r.service): MapNode(id=service_id(r.service), kind="service", name=r.service,
+                                           requests=r.figures.requests, errors=r.figures.errors,
+                                           p95_ms=r.figures.p95_ms) for r in found}
 
 
 def service_map(reader: TelemetryReader, window: ApmWindow, service: str | None = None,
                 environment: str | None = None) -> ServiceMap:
     """Nodes and edges of ``window``; with ``service``, only its edges and their nodes (it included)."""
-    params: dict[str, Any] = dict(window.params)
+    nodes = _service_nodes(reader, window, environment)
+    since = max(window.start_ns, window.end_ns - CALLS_WINDOW_S * 1_000_000_000)
+    params: dict[str, Any] = {"start_ns": since, "end_ns": window.end_ns}
     where = _where(window, environment, params)
-    nodes = _service_nodes(reader, where, params)
     edges = _service_edges(reader, where, params)
-    for calls, kind, prefix in ((_db_calls(where), "database", "db"), (_external_calls(where), "external", "external")):
-        leaf_edges, leaf_nodes = _leaf(reader, calls, kind, prefix, params)
+    for leaf_edges, leaf_nodes in (_databases(reader, window, environment), _external(reader, where, params)):
         edges += leaf_edges
         nodes.update((n.id, n) for n in leaf_nodes)
     if service:
@@ -118,4 +129,5 @@ def service_map(reader: TelemetryReader, window: ApmWindow, service: str | None 
         edges = [e for e in edges if own in (e.source, e.target)]
         keep = {own} | {e.source for e in edges} | {e.target for e in edges}
         nodes = {k: v for k, v in nodes.items() if k in keep}
-    return ServiceMap(nodes=sorted(nodes.values(), key=lambda n: (n.kind != "service", n.id)), edges=edges)
+    return ServiceMap(nodes=sorted(nodes.values(), key=lambda n: (n.kind != "service", n.id)), edges=edges,
+                      calls_since_unix_nano=since)

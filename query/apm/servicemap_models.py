@@ -38,10 +38,15 @@ class MapEdge(msgspec.Struct, frozen=True):
 
 
 class ServiceMap(msgspec.Struct, frozen=True):
-    """``/api/service-map``: nodes and edges of the window (only edges touching ``service`` when given)."""
+    """``/api/service-map``: nodes and edges of the window (only edges touching ``service`` when given).
+
+    Service → service and external edges cover the calls since ``calls_since_unix_nano`` (the window's
+    last hour at most); nodes and database edges the whole window.
+    """
 
     nodes: list[MapNode]
     edges: list[MapEdge]
+    calls_since_unix_nano: int
     meta: ReadMeta = UNKNOWN
 
 
