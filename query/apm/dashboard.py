@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from contracts.issues import IssueRepository
 from contracts.reader import TelemetryReader
-from query.apm import database, database_overview, errors, insights, requests, system
+from query.apm import database, database_overview, errors, errors_rollup, insights, requests, system
 from query.apm.dashboard_models import AlertSummary, Dashboard, DatabaseSummary, ErrorSummary, Health
 from query.apm.database_models import DatabaseSettings
 from query.apm.errors_models import ErrorSettings
@@ -71,8 +71,11 @@ def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepositor
     db = database_overview.database_overview(reader, window, service=service, environment=environment, limit=TOP)
     slow = database.slow_queries(reader, window, threshold_ms=settings.database.slow_query_ms, limit=TOP,
                                  service=service, environment=environment, with_endpoints=False)
-    err = errors.error_metrics(reader, window, issues, limit=TOP, service=service, environment=environment)
-    crit = errors.critical_errors(reader, window, issues, settings.errors, service=service, environment=environment)
+    found_errors = errors_rollup.tallies(reader, window, service, environment)
+    err = errors.error_metrics(reader, window, issues, limit=TOP, service=service, environment=environment,
+                               found=found_errors)
+    crit = errors.critical_errors(reader, window, issues, settings.errors, service=service, environment=environment,
+                                  found=found_errors)
     hosts = system.system_metrics(reader, window, settings.system).hosts
     found = insights.performance_insights(reader, window, settings.insights, service, environment,
                                           saturated_hosts(hosts), patterns=False).insights

@@ -103,10 +103,14 @@ def _previous(reader: TelemetryReader, window: ApmWindow, service: str | None,
 
 
 def error_metrics(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None, *, limit: int = 20,
-                  service: str | None = None, environment: str | None = None) -> ErrorMetrics:
-    """Totals, per-bucket series, the ``limit`` most frequent issues, by service and by type."""
+                  service: str | None = None, environment: str | None = None,
+                  found: list[Tally] | None = None) -> ErrorMetrics:
+    """Totals, per-bucket series, the ``limit`` most frequent issues, by service and by type.
+
+    ``found``: the window's tallies when the caller has them already (else they are read).
+    """
     check_limit(limit, 100)
-    found = tallies(reader, window, service, environment)
+    found = tallies(reader, window, service, environment) if found is None else found
     requests = _requests(reader, window, service, environment)
     per_bucket: Counter[int] = Counter()
     for f in found:
@@ -177,9 +181,12 @@ def _reasons(group: list[Tally], previous: int, issue: Issue | None, window: Apm
 
 def critical_errors(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None,
                     settings: ErrorSettings, *, service: str | None = None,
-                    environment: str | None = None) -> CriticalErrors:
-    """Issues of the window that are new, spiking, regressed or match a rule (see ``ErrorSettings``)."""
-    found = tallies(reader, window, service, environment)
+                    environment: str | None = None, found: list[Tally] | None = None) -> CriticalErrors:
+    """Issues of the window that are new, spiking, regressed or match a rule (see ``ErrorSettings``).
+
+    ``found``: the window's tallies when the caller has them already (else they are read).
+    """
+    found = tallies(reader, window, service, environment) if found is None else found
     previous = _previous(reader, window, service, environment)
     out = []
     for fp, group in _by_fingerprint(found).items():

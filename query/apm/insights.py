@@ -13,7 +13,8 @@ Rules (thresholds in :class:`~query.apm.insights_models.InsightSettings`); an en
   the most recent hour of a longer window.
 * ``saturated_host``: see :mod:`query.apm.insights_hosts` (passed in as ``extra`` by the controller).
 
-No finding is made without its evidence; the slowest request traces of an endpoint are attached.
+No finding is made without its evidence; example traces (an endpoint's slowest requests, a service's
+latest failed ones) come from the most recent hour of the window.
 Findings come most severe first, then by kind.
 """
 
@@ -46,8 +47,14 @@ def _name(e: Endpoint) -> str:
     return f"{e.method} {e.route}".strip()
 
 
+def _recent(window: ApmWindow) -> ApmWindow:
+    """The last :data:`PATTERN_WINDOW_S` of ``window`` (all of a shorter one)."""
+    return ApmWindow(max(window.start_ns, window.end_ns - PATTERN_WINDOW_S * NS), window.end_ns, window.step_s)
+
+
 def _slowest(reader: TelemetryReader, window: ApmWindow, e: Endpoint, n: int = 3) -> list[str]:
-    params: dict[str, Any] = {**window.params, "svc": e.service, "method": e.method, "route": e.route, "n": n}
+    params: dict[str, Any] = {**_recent(window).params, "svc": e.service, "method": e.method, "route": e.route,
+                              "n": n}
     rows = reader.rows(
         f"SELECT {T.TRACE_ID} AS t FROM {T.TABLE} WHERE {traces_time()} AND {sc.IS_REQUEST} "
         f"AND {T.SERVICE_NAME} = {{svc:String}} AND {sc.HTTP_METHOD} = {{method:String}} "
@@ -131,7 +138,7 @@ def _error_spikes(reader: TelemetryReader, window: ApmWindow, s: InsightSettings
 def _failed(reader: TelemetryReader, window: ApmWindow, service: str) -> list[str]:
     rows = reader.rows(f"SELECT {T.TRACE_ID} AS t FROM {T.TABLE} WHERE {traces_time()} AND {sc.IS_REQUEST} "
                        f"AND {sc.IS_ERROR} AND {T.SERVICE_NAME} = {{svc:String}} ORDER BY {T.TIMESTAMP} DESC LIMIT 3",
-                       {**window.params, "svc": service})
+                       {**_recent(window).params, "svc": service})
     return [r["t"] for r in rows]
 
 
@@ -161,7 +168,7 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
     out = [i for i in found if i is not None]
     out += _error_spikes(reader, window, settings, service, environment)
     if patterns:
-        recent = ApmWindow(max(window.start_ns, window.end_ns - PATTERN_WINDOW_S * NS), window.end_ns, window.step_s)
+        recent = _recent(window)
         params: dict[str, Any] = dict(recent.params)
         where = " AND ".join([traces_time(), *sc.service_filter(params, service, environment)])
         out += insights_db.n_plus_one(reader, settings, where, params)
