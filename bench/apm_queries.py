@@ -22,11 +22,11 @@ ENDPOINTS: list[tuple[str, str, Size]] = [
     ("database", "/api/metrics/database", lambda d: d["totals"]["executions"]),
     ("slow_queries", "/api/metrics/database/slow-queries?threshold_ms=10", lambda d: len(d["queries"])),
     ("connection_stats", "/api/metrics/database/connection-stats", None),
-    ("errors", "/api/metrics/errors", lambda d: int(d["totals"]["occurrences"])),
-    ("error_trends", "/api/metrics/errors/trends", lambda d: len(d["overall"])),
+    ("errors", "/api/metrics/errors", lambda d: int(d["occurrences"])),
+    ("error_trends", "/api/metrics/errors/trends", lambda d: int(d["overall"]["total"])),
     ("error_critical", "/api/metrics/errors/critical", None),
     ("system", "/api/metrics/system", None),
-    ("service_map", "/api/service-map", lambda d: len(d["edges"])),
+    ("service_map", "/api/service-map", lambda d: len(d["nodes"])),
     ("insights", "/api/insights/performance", None),
 ]
 
