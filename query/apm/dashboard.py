@@ -6,7 +6,9 @@ frequent and every critical issue (``/api/metrics/errors[/critical]``), every ho
 (``/api/metrics/system``), active alerts and the five most severe insights
 (``/api/insights/performance``, saturated hosts included). To stay cheap the overview leaves out what
 needs joins over raw spans: the slow statements' calling endpoints and the pattern insights (N+1,
-DB-dominated endpoints); their own endpoints have them.
+DB-dominated endpoints) and the insights' example traces; their own endpoints have them. Hosts are the
+last 15 minutes of the window (their current state and a short series), with ``saturated_host`` findings
+from that. Failed requests per bucket of the error summary are the API series'.
 
 **Health** is ``critical`` when an insight (saturated hosts included) or an error issue is critical,
 ``warning`` for the warning-level equivalents or availability below the SLA target, else ``ok``; each
@@ -15,6 +17,7 @@ reason is a sentence naming the subject.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from contracts.issues import IssueRepository
@@ -30,6 +33,9 @@ from query.apm.system_models import SystemSettings
 from query.apm.window import ApmWindow
 
 TOP = 5
+WORKERS = 4  # the reader's handle pool (storage.clickhouse.reader.ClickHouseReader) has 4
+HOSTS_WINDOW_S = 900
+NS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -63,22 +69,35 @@ def health(api: ApiMetrics, found: list[Insight], critical_issues: int) -> Healt
 def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None,
               settings: DashboardSettings, service: str | None = None,
               environment: str | None = None) -> Dashboard:
-    """The overview document of ``window`` (``service``/``environment`` filter every span-derived part)."""
-    api = requests.api_metrics(reader, window, settings.api, service, environment)
-    services = requests.per_service(reader, window, settings.api, environment)
+    """The overview document of ``window`` (``service``/``environment`` filter every span-derived part).
+
+    Independent parts run concurrently on the reader's handle pool (:data:`WORKERS` at a time).
+    """
+    hosts_window = ApmWindow(max(window.start_ns, window.end_ns - HOSTS_WINDOW_S * NS), window.end_ns,
+                             min(window.step_s, 60))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        f_api = pool.submit(requests.api_metrics, reader, window, settings.api, service, environment)
+        f_services = pool.submit(requests.per_service, reader, window, settings.api, environment)
+        f_db = pool.submit(database_overview.database_overview, reader, window, service=service,
+                           environment=environment, limit=TOP)
+        f_slow = pool.submit(database.slow_queries, reader, window, threshold_ms=settings.database.slow_query_ms,
+                             limit=TOP, service=service, environment=environment, with_endpoints=False)
+        f_found = pool.submit(errors_rollup.tallies, reader, window, service, environment)
+        f_hosts = pool.submit(system.system_metrics, reader, hosts_window, settings.system)
+        f_insights = pool.submit(insights.performance_insights, reader, window, settings.insights, service,
+                                 environment, patterns=False, examples=False)
+        found_errors = f_found.result()
+        f_crit = pool.submit(errors.critical_errors, reader, window, issues, settings.errors, service=service,
+                             environment=environment, found=found_errors)
+        api = f_api.result()
+        per_bucket = {b.t: (b.requests, b.errors) for b in api.series}
+        err = errors.error_metrics(reader, window, issues, limit=TOP, service=service, environment=environment,
+                                   found=found_errors, requests=per_bucket)
+        services = f_services.result()
+        db, slow, hosts, crit = f_db.result(), f_slow.result(), f_hosts.result().hosts, f_crit.result()
+        found = insights.ordered(f_insights.result().insights + saturated_hosts(hosts))
     if service:
         services = [s for s in services if s.service == service]
-    db = database_overview.database_overview(reader, window, service=service, environment=environment, limit=TOP)
-    slow = database.slow_queries(reader, window, threshold_ms=settings.database.slow_query_ms, limit=TOP,
-                                 service=service, environment=environment, with_endpoints=False)
-    found_errors = errors_rollup.tallies(reader, window, service, environment)
-    err = errors.error_metrics(reader, window, issues, limit=TOP, service=service, environment=environment,
-                               found=found_errors)
-    crit = errors.critical_errors(reader, window, issues, settings.errors, service=service, environment=environment,
-                                  found=found_errors)
-    hosts = system.system_metrics(reader, window, settings.system).hosts
-    found = insights.performance_insights(reader, window, settings.insights, service, environment,
-                                          saturated_hosts(hosts), patterns=False).insights
     return Dashboard(
         start_unix_nano=window.start_ns, end_unix_nano=window.end_ns, step_s=window.step_s,
         health=health(api, found, len(crit.issues)), api=api, services=services,

@@ -104,14 +104,16 @@ def _previous(reader: TelemetryReader, window: ApmWindow, service: str | None,
 
 def error_metrics(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None, *, limit: int = 20,
                   service: str | None = None, environment: str | None = None,
-                  found: list[Tally] | None = None) -> ErrorMetrics:
+                  found: list[Tally] | None = None,
+                  requests: dict[int, tuple[int, int]] | None = None) -> ErrorMetrics:
     """Totals, per-bucket series, the ``limit`` most frequent issues, by service and by type.
 
-    ``found``: the window's tallies when the caller has them already (else they are read).
+    ``found`` (the window's tallies) and ``requests`` (per bucket start: requests and failed requests)
+    when the caller has them already; else they are read.
     """
     check_limit(limit, 100)
     found = tallies(reader, window, service, environment) if found is None else found
-    requests = _requests(reader, window, service, environment)
+    requests = _requests(reader, window, service, environment) if requests is None else requests
     per_bucket: Counter[int] = Counter()
     for f in found:
         per_bucket[_bucket(f.t, window.step_s)] += f.count

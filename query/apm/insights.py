@@ -111,7 +111,7 @@ def _variance(e: Endpoint, s: InsightSettings, traces: Callable[[Endpoint], list
 
 
 def _error_spikes(reader: TelemetryReader, window: ApmWindow, s: InsightSettings, service: str | None,
-                  environment: str | None) -> list[Insight]:
+                  environment: str | None, examples: bool) -> list[Insight]:
     def rates(w: ApmWindow) -> dict[str, tuple[int, int]]:
         found = requests.per_service(reader, w, ApiSettings(), environment)
         return {r.service: (r.figures.requests, r.figures.errors) for r in found
@@ -129,7 +129,7 @@ def _error_spikes(reader: TelemetryReader, window: ApmWindow, s: InsightSettings
             title=f"{svc}: failed requests up from {prev:.1%} to {rate:.1%}", service=svc, subject=svc,
             evidence=[Evidence("error_rate", rate, "ratio"), Evidence("previous_error_rate", prev, "ratio"),
                       Evidence("failed_requests", e, "requests"), Evidence("requests", n, "requests")],
-            trace_ids=_failed(reader, window, svc), endpoints=[],
+            trace_ids=_failed(reader, window, svc) if examples else [], endpoints=[],
             recommendation=f"Open {svc}'s new error issues (/api/metrics/errors/critical) and the failed traces; "
                            "roll back the last change if the spike started with it."))
     return out
@@ -144,11 +144,13 @@ def _failed(reader: TelemetryReader, window: ApmWindow, service: str) -> list[st
 
 def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: InsightSettings,
                          service: str | None = None, environment: str | None = None,
-                         extra: list[Insight] | None = None, patterns: bool = True) -> InsightList:
+                         extra: list[Insight] | None = None, patterns: bool = True,
+                         examples: bool = True) -> InsightList:
     """Every finding of ``window`` (compared with :meth:`ApmWindow.previous`), plus ``extra`` ones.
 
     The pattern rules over raw spans (``n_plus_one``, ``db_dominated``) look at the most recent
     :data:`PATTERN_WINDOW_S` of the window, and only with ``patterns``; the others read the rollups.
+    Without ``examples`` the endpoint and error-spike findings carry no example trace ids (no raw reads).
     """
     prev = window.previous()
     endpoints = requests.top_endpoints(reader, window, "time", MAX_ENDPOINTS, service, environment).endpoints
@@ -157,6 +159,8 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
     cache: dict[Key, list[str]] = {}
 
     def traces(e: Endpoint) -> list[str]:
+        if not examples:
+            return []
         if _key(e) not in cache:
             cache[_key(e)] = _slowest(reader, window, e)
         return cache[_key(e)]
@@ -166,7 +170,7 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
         found += [_slow(e, settings, traces), _regression(e, before.get(_key(e)), settings, traces),
                   _variance(e, settings, traces)]
     out = [i for i in found if i is not None]
-    out += _error_spikes(reader, window, settings, service, environment)
+    out += _error_spikes(reader, window, settings, service, environment, examples)
     if patterns:
         recent = _recent(window)
         params: dict[str, Any] = dict(recent.params)
@@ -175,6 +179,9 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
         recent_endpoints = endpoints if recent == window else requests.top_endpoints(
             reader, recent, "time", MAX_ENDPOINTS, service, environment).endpoints
         out += insights_db.db_dominated(reader, recent_endpoints, settings, where, params)
-    out += extra or []
-    out.sort(key=lambda i: (-SEVERITIES.index(i.severity), i.kind, i.service, i.subject))
-    return InsightList(insights=out)
+    return InsightList(insights=ordered(out + (extra or [])))
+
+
+def ordered(found: list[Insight]) -> list[Insight]:
+    """Findings most severe first, then by kind, service and subject."""
+    return sorted(found, key=lambda i: (-SEVERITIES.index(i.severity), i.kind, i.service, i.subject))
