@@ -5,10 +5,12 @@ separate (spawned) process opens the embedded chDB store and lets ClickHouse gen
 (``INSERT INTO otel_traces SELECT ... FROM numbers(...)`` in chunks), so loading 10 M spans takes about a
 minute instead of pushing them through OTLP. The materialized view fills ``otel_traces_trace_id_ts`` as it
 would on ingest. Distributions: 10 spans per trace sharing a TraceId, parent links forming a tree (root
-span = SERVER, children CLIENT/INTERNAL), 8 services with a skewed mix, 50 span names (28 HTTP
-``METHOD route`` names over 7 routes, 22 db/cache/messaging/rpc names), span attributes with
+span = SERVER, children CLIENT — HTTP calls and db/cache/messaging calls — or INTERNAL), 8 services with
+a skewed mix, 50 span names (28 HTTP ``METHOD route`` names over 7 routes, 22 db/cache/messaging/rpc
+names), span attributes with
 ``http.route``, ``http.request.method``, ``url.path``, ``http.response.status_code`` (2 % errors) and
-``user.id`` (100 k users) or ``db.system``/``db.operation``, 10 % of spans with an event, durations
+``user.id`` (100 k users) or ``db.system``/``db.operation`` (and ``db.statement`` with a literal id for
+the postgresql ones), 10 % of spans with an event, durations
 exponential (mean 20 ms), trace start times uniform over the last 24 h. Trace ids are
 ``md5(prefix + trace number)`` so the script knows real ids without reading them back.
 
@@ -19,6 +21,11 @@ answer on the client):
 * ``GET /api/traces/{id}`` for a different random known id each run — goal p50 <= 30 ms
 * ``GET /api/traces?service=X&range=1h`` cycling through the services — goal p50 <= 100 ms
 * ``GET /api/traces?attr=http.route:/api/cart&range=24h`` — goal p50 <= 300 ms
+
+Then every APM endpoint of :mod:`bench.apm_queries` (``/api/dashboard``, ``/api/metrics/*``, the
+service map and insights) at ``range=1h`` (goal p50 <= 200 ms) and ``range=7d`` (goal <= 1 s);
+``--no-apm`` skips them. ``--reuse`` with ``--data-dir`` of a kept store (``--keep`` or an earlier
+``--data-dir`` run) skips the load and only migrates, so new rollups are backfilled.
 
 Every answer must be HTTP 200 and non-empty (a fast empty answer proves nothing); otherwise the exit
 status is 1. ``--fail-on-goal`` also exits 1 when a p50 misses its goal. Results are printed as a table
@@ -120,7 +127,8 @@ SELECT
     {span_id.format(p=TRACE_PREFIX, x='n')} AS SpanId,
     if(k = 0, '', {span_id.format(p=TRACE_PREFIX, x='t * 10 + intDiv(k - 1, 3)')}) AS ParentSpanId,
     if(is_http, concat(method, ' ', route), {other_names}[other_i]) AS SpanName,
-    multiIf(k = 0, 'Server', is_http, 'Client', 'Internal') AS SpanKind,
+    multiIf(k = 0, 'Server', is_http OR {other_sys}[other_i] NOT IN ('internal', 'grpc'), 'Client', 'Internal')
+        AS SpanKind,
     svc AS ServiceName,
     map('service.name', svc, 'service.version', '1.4.2', 'host.name', concat('node-', toString(h3 % 16)),
         'deployment.environment', 'production', 'telemetry.sdk.language', 'python') AS ResourceAttributes,

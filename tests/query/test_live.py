@@ -21,6 +21,7 @@ from tests.vigil_process import VigilProcess
 @pytest.fixture(scope="module")
 def live_vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VigilProcess]:
     proc = VigilProcess(tmp_path_factory.mktemp("live"), env={"VIGIL_LIVE_SNAPSHOT_INTERVAL_S": "500ms",
+                                                                 "VIGIL_ERROR_SCAN_INTERVAL_S": "500ms",
                                                                  "VIGIL_HOST_METRICS": "off"}).start()
     yield proc
     proc.stop()
@@ -53,6 +54,28 @@ async def test_dashboard_data_snapshots_reflect_ingested_requests(live_vigil: Vi
                 break
         assert mine == [{"service": service, "requests": 1, "errors": 0, "p95_ms": mine[0]["p95_ms"]}]
         assert snapshot["dropped"] == 0
+
+
+async def test_a_new_error_issue_arrives_as_a_performance_event(live_vigil: VigilProcess) -> None:
+    """The real error tracker scans the new exception and the feed announces the new issue."""
+    service = f"live-err-{uuid.uuid4().hex[:6]}"
+    kind = f"LiveTestError{uuid.uuid4().hex[:6]}"
+    req = span_request(now_ns() - 10**9, service=service)
+    span = req.resource_spans[0].scope_spans[0].spans[0]
+    event = span.events.add()
+    event.name, event.time_unix_nano = "exception", span.start_time_unix_nano + 1000
+    for key, value in (("exception.type", kind), ("exception.message", "order 42 failed"),
+                       ("exception.stacktrace", 'File "/app/shop.py", line 3, in pay')):
+        kv = event.attributes.add()
+        kv.key, kv.value.string_value = key, value
+    async with websockets.connect(_ws(live_vigil, f"?topics=performance&service={service}")) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        httpx.post(f"{live_vigil.otlp_http}/v1/traces", content=req.SerializeToString(),
+                   headers={"content-type": "application/x-protobuf"}).raise_for_status()
+        message = await _next(ws, "performance", timeout=30)
+    data = message["data"]
+    assert (data["kind"], data["type"], data["service"]) == ("new_issue", kind, service)
+    assert data["message"] == "order <n> failed"
 
 
 async def test_subscribe_message_changes_filters_and_bad_messages_get_errors(live_vigil: VigilProcess) -> None:
@@ -107,10 +130,10 @@ def test_a_slow_client_loses_the_oldest_events_not_the_server() -> None:
         deadline = time.monotonic() + 5
         while not bus.subscriber_count() and time.monotonic() < deadline:
             time.sleep(0.02)
-        for i in range(QUEUE * 3):  # published faster than the client reads
+        for i in range(QUEUE * 20):  # published faster than the client reads
             bus.publish(Topic.PERFORMANCE, {"n": i})
         got = []
-        while not got or got[-1]["data"]["n"] != QUEUE * 3 - 1:
+        while not got or got[-1]["data"]["n"] != QUEUE * 20 - 1:
             got.append(ws.receive_json())
-    assert len(got) < QUEUE * 3
-    assert got[-1]["dropped"] == QUEUE * 3 - len(got)  # the newest arrives; what was lost is counted
+    assert len(got) < QUEUE * 20
+    assert got[-1]["dropped"] == QUEUE * 20 - len(got)  # the newest arrives; what was lost is counted
