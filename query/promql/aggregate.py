@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from query.promql.functions_range import quantile
 from query.promql.model import (
     NAME,
     BoolArray,
@@ -40,13 +41,12 @@ def _key(labels: Labels, by: bool, names: frozenset[str]) -> Labels:
 
 
 def go_float(v: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``."""
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` (shortest exact digits, never an exponent)."""
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
-    s = np.format_float_positional(v, unique=True, trim="-")
-    return s
+    return str(np.format_float_positional(v, unique=True, trim="-"))
 
 
 def _simple(op: str, members: list[VSeries], n: int) -> VSeries | None:
@@ -108,25 +108,6 @@ def _update(op: str, rest: BoolArray, v: FloatArray, value: FloatArray, mean: Fl
             value = np.where(rest, value + delta * (v - new_mean), value)
             mean = np.where(rest, new_mean, mean)
     return value, mean
-
-
-def quantile(q: float, values: list[float]) -> float:
-    """2.42's ``quantile``: weighted average of the two samples around rank ``q·(n-1)``."""
-    if not values:
-        return math.nan
-    if q < 0:
-        return -math.inf
-    if q > 1:
-        return math.inf
-    if math.isnan(q):
-        return math.nan
-    vs = sorted(values, key=lambda x: (not math.isnan(x), x))  # Go's Less puts NaN first
-    n = float(len(vs))
-    rank = q * (n - 1)
-    lower = max(0.0, math.floor(rank))
-    upper = min(n - 1, lower + 1)
-    weight = rank - math.floor(rank)
-    return vs[int(lower)] * (1 - weight) + vs[int(upper)] * weight
 
 
 def aggregate(op: str, vec: Vector, param: Value | None, by: bool, names: frozenset[str], n: int) -> Vector:

@@ -125,17 +125,17 @@ def set_op(op: str, lhs: Vector, rhs: Vector, on: bool, names: frozenset[str], n
             other = rany.get(_signature(s.labels, on, names), none)
             present = s.present & (other if op == "and" else ~other)
             if present.any():
-                out.append(VSeries(s.labels, np.where(present, s.values, np.nan), present, s.sample_t))
+                out.append(VSeries(s.labels, np.where(present, s.values, np.nan), present))
         return Vector(out)
     lg = _groups(lhs, on, names)
     lany = {sig: _any_present(ms, n) for sig, ms in lg.items()}
-    out = list(lhs.series)
+    out = [VSeries(s.labels, s.values, s.present) for s in lhs.series]  # sample times only from a bare selector
     for sig, members in rg.items():
         taken = lany.get(sig, none)
         for s in members:
             present = s.present & ~taken
             if present.any():
-                out.append(VSeries(s.labels, np.where(present, s.values, np.nan), present, s.sample_t))
+                out.append(VSeries(s.labels, np.where(present, s.values, np.nan), present))
     return Vector(out)
 
 
