@@ -76,8 +76,8 @@ class Config:
     spool_dir: str = _s("", "ingest spool directory (empty = <data_dir>/spool)", "spool")
     spool_fsync: bool = _s(True, "fsync each spool append before acknowledging", "spool")
     spool_max_bytes: int = _s(256 * MIB, "spooled-but-not-stored bytes before ingest answers 429", "spool")
-    flatten_max_rows: int = _s(25_000, "largest INSERT into the columnar store, in records", "spool")
-    flatten_max_bytes: int = _s(24 * MIB, "largest INSERT into the columnar store, in request bytes", "spool")
+    flatten_max_rows: int = _s(100_000, "largest INSERT into the columnar store, in records", "spool")
+    flatten_max_bytes: int = _s(64 * MIB, "largest INSERT into the columnar store, in request bytes", "spool")
     flatten_linger_ms: int = _s(5, "idle flattener: how long a first request waits for company (ms or e.g. 5ms)",
                                 "spool")
     api_auth: str = _s("off", "off | required: API bearer tokens with roles (vigil token create); always "
