@@ -67,10 +67,11 @@ class YamlError(ValueError):
 
 @dataclass(frozen=True)
 class Mark:
-    """A position in a file: ``str(mark)`` is ``file:line`` (lines count from 1)."""
+    """A position in a file: ``str(mark)`` is ``file:line`` (lines count from 1; ``column`` too, 0 = unknown)."""
 
     file: str
     line: int
+    column: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
         """``file:line``."""
@@ -126,7 +127,7 @@ class _Loader(yaml.SafeLoader):
 
     def mark(self, mark: Any) -> Mark:
         """Our mark for PyYAML's (0-based line) ``mark``."""
-        return Mark(self.file, mark.line + 1)
+        return Mark(self.file, mark.line + 1, mark.column + 1)
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """Compose as PyYAML does, but an alias becomes a placeholder (refused by :meth:`build`)."""

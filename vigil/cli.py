@@ -1,4 +1,4 @@
-"""``vigil`` command line: ``serve``, ``migrate``, ``agent``, ``demo``, ``--version``.
+"""``vigil`` command line: ``serve``, ``migrate``, ``agent``, ``demo``, ``token``, ``rules``, ``--version``.
 
 ``agent`` (host metrics over OTLP, :mod:`vigil.agentcmd`) and ``demo`` (:mod:`vigil.demo`) are
 client-side commands with their own flags; they read no server configuration.
@@ -27,6 +27,7 @@ from vigil import __version__
 from vigil.agentcmd import add_agent_parser, run_agent_command
 from vigil.config import DEFAULTS, DURATION_FIELDS, Config, ConfigError, load
 from vigil.demo import add_demo_parser, run_demo_command
+from vigil.rulescmd import add_rules_parser, run_rules_command
 from vigil.tokencmd import add_token_parser, run_token_command
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     add_agent_parser(sub)
     add_demo_parser(sub)
     add_token_parser(sub)
+    add_rules_parser(sub)
     return p
 
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "agent":  # client-side commands: their own flags, no server configuration
         return run_agent_command(args)
+    if args.command == "rules":
+        return run_rules_command(args)
     if args.command == "token":
         setup_logging("WARNING")
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
