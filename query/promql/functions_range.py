@@ -40,7 +40,7 @@ from query.promql.functions_common import (
     go_div,
     go_float,
 )
-from query.promql.model import Matrix, PromQLError, Steps, Value, Vector, drop_name
+from query.promql.model import BoolArray, FloatArray, Matrix, PromQLError, Series, Steps, Value, Vector, drop_name
 
 WindowFn = Callable[[list[int], list[float], int], float | None]  # (times ms, values, step) -> value
 
@@ -109,12 +109,59 @@ def extrapolated_rate(t: list[int], v: list[float], start_ms: int, end_ms: int, 
     return result * factor
 
 
+def _rate_series(s: Series, m: Matrix, counter: bool, per_second: bool) -> tuple[FloatArray, BoolArray]:
+    """``extrapolated_rate`` of every step's window of one series, vectorized over the steps.
+
+    numpy does the same IEEE operations in the same order as :func:`extrapolated_rate`, so the results
+    are bit-identical; windows that contain a counter reset (rare) go through the scalar function,
+    whose reset additions are sequential as in 2.42.
+    """
+    lo, hi = m.windows(s)
+    n = int(m.ref.shape[0])
+    valid = (hi - lo) >= 2
+    if not valid.any():
+        return np.full(n, np.nan), valid
+    a = np.where(valid, lo, 0)
+    b = np.where(valid, hi - 1, 1)
+    first, last = s.v[a], s.v[b]
+    t0, tl = s.t[a], s.t[b]
+    start = m.ref - m.range_ms
+    with np.errstate(all="ignore"):
+        result = last - first
+        to_start = (t0 - start) / 1000
+        to_end = (m.ref - tl) / 1000
+        sampled = (tl - t0) / 1000
+        average = sampled / (b - a)
+        if counter:
+            to_zero = sampled * (first / result)
+            to_start = np.where((result > 0) & (first >= 0) & (to_zero < to_start), to_zero, to_start)
+        threshold = average * 1.1
+        interval = sampled + np.where(to_start < threshold, to_start, average / 2)
+        interval = interval + np.where(to_end < threshold, to_end, average / 2)
+        factor = interval / sampled
+        if per_second:
+            factor = factor / range_seconds(m.range_ms)
+        out = result * factor
+    if counter and s.v.size > 1:
+        drops = np.concatenate(([0], np.cumsum(s.v[1:] < s.v[:-1])))
+        reset = valid & ((drops[b] - drops[a]) > 0)
+        if reset.any():
+            t, v, refs, rs = s.t.tolist(), s.v.tolist(), m.ref.tolist(), range_seconds(m.range_ms)
+            for i in np.flatnonzero(reset).tolist():
+                x, y = int(lo[i]), int(hi[i])
+                r = extrapolated_rate(t[x:y], v[x:y], refs[i] - m.range_ms, refs[i], rs, counter, per_second)
+                out[i] = math.nan if r is None else r
+    return np.where(valid, out, np.nan), valid
+
+
 def _rate_fn(counter: bool, per_second: bool) -> Callable[[Steps, list[Value], list[Any]], Value]:
     def fn(steps: Steps, args: list[Value], exprs: list[Any]) -> Value:
         m = arg_matrix(args, 0)
-        refs, rng, rs = m.ref.tolist(), m.range_ms, range_seconds(m.range_ms)
-        return _over_windows(m, lambda t, v, i: extrapolated_rate(t, v, refs[i] - rng, refs[i], rs, counter,
-                                                                  per_second))
+        items = []
+        for s in m.series:
+            values, present = _rate_series(s, m, counter, per_second)
+            items.append((drop_name(s.labels), values, present))
+        return assemble_range(items)
     return fn
 
 
