@@ -51,18 +51,19 @@ def build(series: int, seed: int = 7) -> tuple[MemoryStore, int]:
     for i in range(series):
         job, inst = f"job{i % 10}", f"i{i}"
         c = np.cumsum(rnd.poisson(5, t.size)).astype(np.float64)
-        st.add_series(labels_of({"__name__": "http_requests_total", "job": job, "instance": inst,
-                                 "code": "500" if i % 7 == 0 else "200"}), list(zip(t.tolist(), c.tolist())))
+        code = "500" if i % 7 == 0 else "200"
+        st.add_series(labels_of({"__name__": "http_requests_total", "job": job, "instance": inst, "code": code}),
+                      list(zip(t.tolist(), c.tolist(), strict=True)))
         g = rnd.normal(50, 10, t.size)
         st.add_series(labels_of({"__name__": "cpu_usage", "job": job, "instance": inst}),
-                      list(zip(t.tolist(), g.tolist())))
+                      list(zip(t.tolist(), g.tolist(), strict=True)))
         n += 2 * t.size
     for j in range(series // 10):
         base = np.cumsum(rnd.poisson(20, t.size)).astype(np.float64)
         for k, le in enumerate(BUCKETS):
             frac = (k + 1) / len(BUCKETS)
             st.add_series(labels_of({"__name__": "latency_seconds_bucket", "job": f"job{j}", "le": le}),
-                          list(zip(t.tolist(), np.floor(base * frac).tolist())))
+                          list(zip(t.tolist(), np.floor(base * frac).tolist(), strict=True)))
             n += t.size
     return st, n
 
@@ -72,7 +73,8 @@ def rules(count: int, seed: int = 11) -> list[str]:
     rnd = random.Random(seed)
     shapes = [
         'sum by (job) (rate(http_requests_total{{job="job{j}"}}[5m])) > {x}',
-        'sum(rate(http_requests_total{{code="500",job="job{j}"}}[5m])) / sum(rate(http_requests_total{{job="job{j}"}}[5m])) > 0.0{k}',
+        'sum(rate(http_requests_total{{code="500",job="job{j}"}}[5m]))'
+        ' / sum(rate(http_requests_total{{job="job{j}"}}[5m])) > 0.0{k}',
         'histogram_quantile(0.9, sum by (le) (rate(latency_seconds_bucket{{job="job{j}"}}[5m]))) > 0.{k}',
         'avg_over_time(cpu_usage{{job="job{j}"}}[10m]) > {x}',
         'max by (instance) (cpu_usage{{job="job{j}"}}) > 80',

@@ -5,7 +5,8 @@ Every ``/api/*`` answer is a declared type of :mod:`query.models` carrying ``met
 Every error answer is JSON ``{"error": "...", "detail": ...}`` with the right 4xx/5xx status; a 400's
 ``detail`` is ``{"parameter": name}`` when a parameter is at fault (see :mod:`query.http_errors`). Time
 parameters: ``start``/``end`` (RFC 3339 or unix seconds) or ``range`` (Prometheus duration, default
-1h). OpenAPI at ``/schema`` (offline UI, see :mod:`query.openapi`). Controllers get the reader, the
+1h). The Prometheus HTTP API under ``/api/v1`` (:mod:`query.promql_api`) answers Prometheus' own JSON
+instead. OpenAPI at ``/schema`` (offline UI, see :mod:`query.openapi`). Controllers get the reader, the
 health check and freshness through Litestar's ``Provide``. Handlers are synchronous and run in
 Litestar's thread pool (storage calls block).
 """
@@ -32,6 +33,7 @@ from query.freshness import Freshness
 from query.http_errors import EXCEPTION_HANDLERS
 from query.live import live_feed
 from query.openapi import assets_router, openapi_config
+from query.promql_api import PROMETHEUS_ROUTES, promql_engine
 from query.tokens_api import TokenController
 
 __all__ = ["HealthCheck", "build_app"]
@@ -76,6 +78,7 @@ def build_app(
         plugins: More Litestar plugins, e.g. OpenTelemetry tracing of the API (the composition root's).
         metadata: Vigil's PostgreSQL state (dependency ``metadata``; None in tests that need none).
         bus: Live events (dependency ``bus``).
+        (dependency ``promql``: the PromQL engine over ``reader`` of the Prometheus API, one per app)
         dependencies: More values handlers receive by name, e.g. a feature's settings.
         auth: Check API tokens of ``metadata.tokens`` on every route but the open allow-list (see
             :mod:`query.auth`); False: everyone is admin. Dependency ``audit`` (:class:`query.auth.Auditor`)
@@ -83,7 +86,8 @@ def build_app(
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
     routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), AuditController, TokenController,
-                                             live_feed, prometheus_metrics, assets_router()]
+                                             live_feed, prometheus_metrics, assets_router(),
+                                             *PROMETHEUS_ROUTES]
     routes += list(extra_routes or [])
     if dashboard is not None:
         routes.append(Router(path="/", route_handlers=[dashboard], opt={OPEN_OPT: True}))  # static, open
@@ -98,6 +102,7 @@ def build_app(
             "freshness": _value(freshness),
             "metadata": _value(metadata),
             "bus": _value(bus),
+            "promql": _value(promql_engine(reader)),
             "audit": _value(Auditor(metadata.audit if metadata is not None else None)),
             **{name: _value(value) for name, value in (dependencies or {}).items()},
         },

@@ -7,7 +7,8 @@ every route, including routes added later. Policy (see docs/access.md):
   counters, no telemetry), ``/schema`` and its assets, and handlers whose ``opt`` carries
   :data:`OPEN_OPT` (``build_app`` marks the dashboard's static files so). Everything else needs a token.
 * Required role (:func:`required_role`): admin under :data:`ADMIN_PREFIXES`; editor for any other
-  state-changing method (POST, PUT, PATCH, DELETE); viewer for reads and WebSockets.
+  state-changing method (POST, PUT, PATCH, DELETE); viewer for reads and WebSockets, and for POST to
+  :data:`READ_ONLY_POSTS` (the Prometheus query API, whose clients send queries as form POSTs).
 * HTTP: ``Authorization: Bearer vgl_…``. WebSocket: the same header, or ``?token=vgl_…``, or the
   subprotocols ``vigil.bearer, vgl_…`` (browsers cannot set headers on a WebSocket; the server then
   accepts with subprotocol ``vigil.bearer``).
@@ -44,6 +45,8 @@ OPEN_OPT = "vigil_open"  # a handler/router opt: reachable without a token
 OPEN_PATHS = frozenset({"/api/health", "/metrics"})
 OPEN_PREFIXES = ("/schema",)
 ADMIN_PREFIXES = ("/api/tokens", "/api/audit", "/api/settings")
+# Prometheus' query API: its clients (Grafana) send queries as form POSTs, which read and change nothing
+READ_ONLY_POSTS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WS_SUBPROTOCOL = "vigil.bearer"
 AUTH_MODES = ("off", "required")
@@ -87,7 +90,7 @@ def required_role(method: str, path: str) -> Role:
     """The least role for ``method`` on ``path`` (``WEBSOCKET`` for a WebSocket)."""
     if any(path == p or path.startswith(p + "/") for p in ADMIN_PREFIXES):
         return Role.ADMIN
-    if method in SAFE_METHODS or method == "WEBSOCKET":
+    if method in SAFE_METHODS or method == "WEBSOCKET" or path in READ_ONLY_POSTS:
         return Role.VIEWER
     return Role.EDITOR
 

@@ -32,8 +32,11 @@ def _listening(argv: list[str]) -> list[int]:
 
 def test_demo_check_runs_everything_and_finds_every_signal(tmp_path: Path) -> None:
     ports = _ports()
+    # ~20 checkouts in 10 s: at the default 8 % decline rate none is declined in ~17 % of runs (the payment
+    # service's draws interleave with its concurrent charges, so the seed does not fix the outcome) and the
+    # check rightly reports no PaymentGatewayError; at 30 % that chance is below 0.1 %.
     argv = [sys.executable, "-m", "vigil.cli", "demo", "--check", "--duration", "10s", "--rate", "15",
-            "--data-dir", str(tmp_path / "demo"), *ports]
+            "--decline-rate", "0.3", "--data-dir", str(tmp_path / "demo"), *ports]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "demo check: every expected signal arrived" in out.stdout
