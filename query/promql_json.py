@@ -21,12 +21,11 @@ from datetime import datetime
 
 import numpy as np
 
+from contracts.durations import DurationError, parse_duration_ms
 from query.promql.model import Labels, Matrix, Scalar, String, Value, Vector
 
 ERROR_STATUS = {"bad_data": 400, "execution": 422, "canceled": 503, "timeout": 503, "internal": 500,
                 "not_found": 404}
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 _FLOAT = re.compile(r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[Ii]nf(?:inity)?|[Nn]a[Nn])$")
 MAX_INT64 = 2**63 - 1
@@ -65,10 +64,10 @@ def parse_duration(s: str) -> float:
             raise ParamError(f"cannot parse {json.dumps(s)} to a valid duration. It overflows int64")
         if not math.isnan(seconds):
             return seconds
-    m = _DURATION.match(s)
-    if s and m:
-        return sum(int(g) * unit for g, unit in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
-    raise ParamError(f"cannot parse {json.dumps(s)} to a valid duration")
+    try:
+        return parse_duration_ms(s) / 1000
+    except DurationError:
+        raise ParamError(f"cannot parse {json.dumps(s)} to a valid duration") from None
 
 
 def format_value(v: float) -> str:

@@ -47,7 +47,7 @@ from contracts.otel_columns import Metrics as M
 from contracts.reader import TelemetryReader
 from query.filters import metrics_time
 from query.promql import otel_names as on
-from query.promql.model import NAME, Labels, Matcher, Series, labels_of
+from query.promql.model import NAME, Labels, Matcher, Series, label_names_of, label_values_of, labels_of
 
 CATALOGUE_TTL_S = 30.0
 HOUR_MS = 3_600_000
@@ -178,12 +178,12 @@ class ColumnarSource:
 
     def label_names(self, matcher_sets: Sequence[Sequence[Matcher]], start_ms: int, end_ms: int) -> list[str]:
         """Sorted label names of the series selected by any of ``matcher_sets`` (all series when empty)."""
-        return sorted({k for ls in self._selected(matcher_sets, start_ms, end_ms) for k, _ in ls})
+        return label_names_of(self._selected(matcher_sets, start_ms, end_ms))
 
     def label_values(self, name: str, matcher_sets: Sequence[Sequence[Matcher]], start_ms: int,
                      end_ms: int) -> list[str]:
         """Sorted non-empty values of label ``name`` over the series selected as in :meth:`label_names`."""
-        return sorted({v for ls in self._selected(matcher_sets, start_ms, end_ms) for k, v in ls if k == name})
+        return label_values_of(self._selected(matcher_sets, start_ms, end_ms), name)
 
 
 class _Accumulator:

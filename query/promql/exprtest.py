@@ -13,37 +13,25 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from contracts.durations import parse_duration_ms
 from query.promql.engine import Engine
 from query.promql.memstore import MemoryStore
 from query.promql.model import Labels, Matrix, PromQLError, Scalar, String, Vector
 from query.promql.notation import load_input_series, parse_series_desc
 
-_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
-          "y": 31_536_000_000}
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 
+def duration_ms(value: str | int | float) -> int:
+    """A YAML value in Prometheus' duration syntax (``1h30m``, ``90s``, ``0``) in milliseconds.
 
-def duration_ms(text: str | int | float) -> int:
-    """Prometheus' duration syntax (``1h30m``, ``90s``, ``0``) in milliseconds; ``ValueError`` otherwise."""
-    s = str(text).strip()
-    if s == "0":
-        return 0
-    pos, total = 0, 0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += int(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise ValueError(f"not a valid duration string: {s!r}")
-    return total
+    :class:`~contracts.durations.DurationError` (a ``ValueError``) otherwise.
+    """
+    return parse_duration_ms(str(value))
 
 
 def go_e(v: float) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from query.promql.model import FloatArray, IntArray, Labels, Matcher, Series, labels_of
+from query.promql.model import FloatArray, IntArray, Labels, Matcher, Series, label_names_of, label_values_of, labels_of
 
 
 @dataclass(slots=True)
@@ -113,9 +113,9 @@ class MemoryStore:
 
     def label_names(self, matcher_sets: Sequence[Sequence[Matcher]], start_ms: int, end_ms: int) -> list[str]:
         """Sorted label names of the series selected by any of ``matcher_sets`` (all series when empty)."""
-        return sorted({k for ls in self._selected(matcher_sets, start_ms, end_ms) for k, _ in ls})
+        return label_names_of(self._selected(matcher_sets, start_ms, end_ms))
 
     def label_values(self, name: str, matcher_sets: Sequence[Sequence[Matcher]], start_ms: int,
                      end_ms: int) -> list[str]:
         """Sorted non-empty values of label ``name`` over the series selected as in :meth:`label_names`."""
-        return sorted({v for ls in self._selected(matcher_sets, start_ms, end_ms) for k, v in ls if k == name})
+        return label_values_of(self._selected(matcher_sets, start_ms, end_ms), name)

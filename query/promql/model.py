@@ -149,6 +149,16 @@ class SampleSource(Protocol):
         ...
 
 
+def label_names_of(label_sets: Iterable[Labels]) -> list[str]:
+    """Sorted label names over ``label_sets`` (what a source's ``label_names`` answers)."""
+    return sorted({k for ls in label_sets for k, _ in ls})
+
+
+def label_values_of(label_sets: Iterable[Labels], name: str) -> list[str]:
+    """Sorted values of label ``name`` over ``label_sets`` (what a source's ``label_values`` answers)."""
+    return sorted({v for ls in label_sets for k, v in ls if k == name})
+
+
 # ---- values over the steps of one evaluation ----------------------------------------------------------
 
 

@@ -6,14 +6,13 @@ installed (CI: ``VIGIL_TEST_REQUIRE_PROMTOOL``) the test also runs it on every c
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from alerts.rulefile import load_rule_file, rule_count
+from tests.promtool import promtool
 from vigil.cli import main
 
 CASES: dict[str, str] = {
@@ -188,13 +187,9 @@ def test_cli_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_promtool_gives_the_same_verdicts(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("VIGIL_TEST_REQUIRE_PROMTOOL"):
-            pytest.fail("promtool is required (VIGIL_TEST_REQUIRE_PROMTOOL) but not installed")
-        pytest.skip("promtool is not installed (Debian package prometheus)")
+    exe = promtool()
     for case, text in CASES.items():
         path = tmp_path / f"{case}.yml"
         path.write_text(text)
-        run = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+        run = subprocess.run([exe, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
         assert run.returncode == (0 if case in VALID else 1), (case, run.stdout, run.stderr)

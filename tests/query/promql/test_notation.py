@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 
 from query.promql.model import NAME, STALE_BITS, Labels, PromQLError
 from query.promql.notation import load_input_series, parse_input_series, parse_series_desc
+from tests.promtool import promtool
 
 GAP = 600_000  # 10m: longer than the 5m lookback, so an instant query at a step sees that step only
 
@@ -152,15 +151,6 @@ CROSS = [
     ("dupe", "1 2 3"),
     ("dupe", "7"),
 ]
-
-
-def promtool() -> str:
-    exe = shutil.which("promtool")
-    if exe is None:
-        if os.environ.get("VIGIL_TEST_REQUIRE_PROMTOOL"):
-            pytest.fail("VIGIL_TEST_REQUIRE_PROMTOOL is set but promtool is not on PATH")
-        pytest.skip("promtool (Debian package prometheus 2.42) not installed")
-    return exe
 
 
 def selector(labels: Labels) -> str:
