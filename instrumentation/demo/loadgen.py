@@ -28,7 +28,10 @@ MIX: tuple[tuple[int, str], ...] = (
     (5, "page"), (25, "products"), (20, "product"), (8, "search"), (10, "recommendations"),
     (15, "checkout"), (12, "order"), (5, "sales_report"),
 )
-DRAIN_S = 5.0  # how long requests in flight may finish after the load stops
+# How long requests in flight may finish after the load stops: the client's default timeout. A cancelled
+# request counts as a failure although the shop may still serve it (a 5 s bound cancelled a slow GET / on
+# a loaded machine that the shop then answered); an idle drain costs nothing.
+DRAIN_S = 30.0
 SEARCH_TERMS = ("mug", "kettle", "beans", "grinder", "filter", "scale", "x")  # "x" is too short: a 400
 
 

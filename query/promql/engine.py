@@ -105,8 +105,6 @@ class Engine:
         inner = Steps.range(start, end, step, self.lookback_ms)
         inner = Steps(inner.ts, steps.start_ms, steps.end_ms, self.lookback_ms)  # @ start()/end() stay the query's
         value = self.eval(node.expr, inner)
-        if isinstance(value, Scalar):
-            raise PromQLError("subquery is only allowed on instant vector", "bad_data")
         if not isinstance(value, Vector):
             raise PromQLError("subquery is only allowed on instant vector", "bad_data")
         return Matrix(selectors.vector_to_series(value, inner.ts), rng, ref)
