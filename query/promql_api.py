@@ -33,6 +33,8 @@ from litestar.params import Dependency
 from litestar.response import Response as LitestarResponse
 
 from contracts.reader import TelemetryReader
+from contracts.signals import ALL_SIGNALS
+from query.freshness import HEADER, Freshness, header_value
 from query.promql.columnar import ColumnarSource
 from query.promql.engine import Engine
 from query.promql.model import Matcher, PromQLError, Scalar, Vector
@@ -157,13 +159,21 @@ async def _run(fn: Callable[[], bytes], timeout_s: float) -> Response[bytes]:
     return _answer(result[0])
 
 
-async def _guarded(build: Callable[[], tuple[Callable[[], bytes], float]]) -> Response[bytes]:
-    """Validate parameters (``build``) before running; a refused parameter is a 400 without reading."""
+async def _guarded(build: Callable[[], tuple[Callable[[], bytes], float]], freshness: Freshness) -> Response[bytes]:
+    """Validate parameters (``build``) before running; a refused parameter is a 400 without reading.
+
+    A valid request first waits, like every ``/api`` read, for the telemetry acknowledged before it to be
+    stored (:class:`~query.freshness.Freshness`), and says how complete the data was in the
+    ``Vigil-Data-Complete`` header; the body stays exactly Prometheus'.
+    """
     try:
         fn, timeout_s = build()
     except _Failure as exc:
         return _answer(error_body(exc.error_type, exc.message), ERROR_STATUS.get(exc.error_type, 500))
-    return await _run(fn, timeout_s)
+    meta = await freshness.settle(ALL_SIGNALS)
+    response = await _run(fn, timeout_s)
+    response.headers[HEADER] = header_value(meta)
+    return response
 
 
 def promql_engine(reader: TelemetryReader) -> Engine:
@@ -187,7 +197,7 @@ def _route(path: str, summary: str, post: bool = True) -> HTTPRouteHandler:
 
 
 @_route("/api/v1/query", "PromQL instant query")
-async def query(request: Request[Any, Any, Any], promql: PromQL) -> Response[bytes]:
+async def query(request: Request[Any, Any, Any], promql: PromQL, freshness: Freshness) -> Response[bytes]:
     """``query`` evaluated at ``time`` (default now): vector, scalar, string or matrix."""
     params = await _params(request)
 
@@ -197,11 +207,11 @@ async def query(request: Request[Any, Any, Any], promql: PromQL) -> Response[byt
         text = _first(params, "query")
         return (lambda: success(instant_json(promql.instant(text, t_ms), t_ms))), timeout_s
 
-    return await _guarded(build)
+    return await _guarded(build, freshness)
 
 
 @_route("/api/v1/query_range", "PromQL range query")
-async def query_range(request: Request[Any, Any, Any], promql: PromQL) -> Response[bytes]:
+async def query_range(request: Request[Any, Any, Any], promql: PromQL, freshness: Freshness) -> Response[bytes]:
     """``query`` at ``start, start+step, … <= end``: a matrix."""
     params = await _params(request)
 
@@ -230,7 +240,7 @@ async def query_range(request: Request[Any, Any, Any], promql: PromQL) -> Respon
 
         return run, timeout_s
 
-    return await _guarded(build)
+    return await _guarded(build, freshness)
 
 
 def _bounds(params: Params) -> tuple[int, int]:
@@ -242,7 +252,7 @@ def _json_list(items: list[str]) -> bytes:
 
 
 @_route("/api/v1/series", "Series by label matchers")
-async def series(request: Request[Any, Any, Any], promql: PromQL) -> Response[bytes]:
+async def series(request: Request[Any, Any, Any], promql: PromQL, freshness: Freshness) -> Response[bytes]:
     """The label sets of the series matching any ``match[]`` with a sample in ``[start, end]``."""
     params = await _params(request)
 
@@ -262,11 +272,11 @@ async def series(request: Request[Any, Any, Any], promql: PromQL) -> Response[by
 
         return run, DEFAULT_TIMEOUT_S
 
-    return await _guarded(build)
+    return await _guarded(build, freshness)
 
 
 @_route("/api/v1/labels", "Label names")
-async def labels(request: Request[Any, Any, Any], promql: PromQL) -> Response[bytes]:
+async def labels(request: Request[Any, Any, Any], promql: PromQL, freshness: Freshness) -> Response[bytes]:
     """Sorted label names of the series matching any ``match[]`` (all series without one)."""
     params = await _params(request)
 
@@ -275,11 +285,12 @@ async def labels(request: Request[Any, Any, Any], promql: PromQL) -> Response[by
         sets = _matcher_sets([str(s) for s in params.getall("match[]", [])])
         return (lambda: _json_list(promql.source.label_names(sets, start, end))), DEFAULT_TIMEOUT_S
 
-    return await _guarded(build)
+    return await _guarded(build, freshness)
 
 
 @_route("/api/v1/label/{name:str}/values", "Label values", post=False)
-async def label_values(request: Request[Any, Any, Any], promql: PromQL, name: str) -> Response[bytes]:
+async def label_values(request: Request[Any, Any, Any], promql: PromQL, name: str,
+                       freshness: Freshness) -> Response[bytes]:
     """Sorted values of label ``name`` over the series matching any ``match[]`` (all series without one)."""
     params = await _params(request)
 
@@ -290,7 +301,7 @@ async def label_values(request: Request[Any, Any, Any], promql: PromQL, name: st
         sets = _matcher_sets([str(s) for s in params.getall("match[]", [])])
         return (lambda: _json_list(promql.source.label_values(name, sets, start, end))), DEFAULT_TIMEOUT_S
 
-    return await _guarded(build)
+    return await _guarded(build, freshness)
 
 
 PROMETHEUS_ROUTES = [query, query_range, series, labels, label_values]

@@ -31,6 +31,8 @@ Contracts:
   final labels (all matchers are re-checked there). Every value reaches SQL as a bound parameter.
 * :meth:`ColumnarSource.label_names` / :meth:`ColumnarSource.label_values` select the series of each
   matcher set (everything when there are none: costly on big stores) and collect labels.
+* The span- and log-derived series of :mod:`query.promql.derived` (``vigil_http_server_*``,
+  ``vigil_db_client_*``, ``vigil_span_*``, ``vigil_log_records_total``) are selected alongside.
 * Thread-safe if the reader is (the catalogue cache is guarded by a lock).
 """
 
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,7 @@ from contracts.otel_columns import Metrics as M
 from contracts.reader import TelemetryReader
 from query.filters import metrics_time
 from query.promql import otel_names as on
+from query.promql.derived import DerivedSeries
 from query.promql.model import NAME, Labels, Matcher, Series, label_names_of, label_values_of, labels_of
 
 CATALOGUE_TTL_S = 30.0
@@ -85,9 +88,11 @@ def _time_params(start_ms: int, end_ms: int) -> dict[str, int]:
 class ColumnarSource:
     """PromQL samples read from the ``otel_metrics_*`` tables; see the module docstring."""
 
-    def __init__(self, reader: TelemetryReader, catalogue_ttl_s: float = CATALOGUE_TTL_S) -> None:
-        """A source reading through ``reader``."""
+    def __init__(self, reader: TelemetryReader, catalogue_ttl_s: float = CATALOGUE_TTL_S,
+                 clock: Callable[[], float] = time.time) -> None:
+        """A source reading through ``reader``; ``clock`` is *now* for the span/log-derived series."""
         self.reader = reader
+        self.derived = DerivedSeries(reader, clock)
         self.catalogue_ttl_s = catalogue_ttl_s
         self._lock = threading.Lock()
         self._cache: dict[tuple[int, int, str], tuple[float, Catalogue]] = {}
@@ -149,7 +154,9 @@ class ColumnarSource:
                    f"WHERE {' AND '.join(conds)} ORDER BY {M.TIME_UNIX}")
             for row in self.reader.rows(sql, params):
                 acc.add_row(kind, row, name_ms)
-        return [s for s in acc.series() if all(m.matches_labels(s.labels) for m in matchers)]
+        stored = [s for s in acc.series() if all(m.matches_labels(s.labels) for m in matchers)]
+        derived = self.derived.select(matchers, start_ms, end_ms)
+        return sorted(stored + derived, key=lambda s: s.labels) if derived else stored
 
     def _target_info(self, acc: _Accumulator, start_ms: int, end_ms: int, service: str) -> None:
         """``target_info`` = 1 per resource, at every timestamp where the resource has a point."""
