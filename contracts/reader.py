@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 
 class TelemetryReader(Protocol):
     """Blocking, thread-safe reads; call from a worker thread in async code."""
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a parameterised ClickHouse SELECT (``{name:Type}`` placeholders); return rows as dicts."""
+        ...
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> npt.NDArray[Any]:
+        """Run a SELECT of scalar columns; the result as a numpy structured array (one field per column).
+
+        For large numeric reads: no Python object per row. An empty result may have no fields.
+        """
         ...
 
 
@@ -41,3 +51,15 @@ class InMemoryReader:
             if needle in sql:
                 return rows
         return self._rows
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> npt.NDArray[Any]:
+        """The canned rows of :meth:`rows` as a structured array (fields typed by numpy's inference)."""
+        found = self.rows(sql, params)
+        if not found:
+            return np.empty(0)
+        names = list(found[0])
+        cols = [np.asarray([r[n] for r in found]) for n in names]
+        out: npt.NDArray[Any] = np.empty(len(found), dtype=[(n, c.dtype) for n, c in zip(names, cols, strict=True)])
+        for n, c in zip(names, cols, strict=True):
+            out[n] = c
+        return out

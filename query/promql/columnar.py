@@ -49,6 +49,7 @@ from contracts.otel_columns import Metrics as M
 from contracts.reader import TelemetryReader
 from query.filters import metrics_time
 from query.promql import otel_names as on
+from query.promql.columnar_fetch import Piece, merge, read_kind
 from query.promql.derived import DerivedSeries
 from query.promql.model import NAME, Labels, Matcher, Series, label_names_of, label_values_of, labels_of
 
@@ -60,21 +61,6 @@ SERVICE_LABEL = "service_name"
 TARGET_INFO = "target_info"
 _IDENTITY = frozenset({"service.name", "service.namespace", "service.instance.id"})
 
-_COMMON = (f"{M.METRIC_NAME} AS name, {M.METRIC_UNIT} AS unit, {M.ATTRIBUTES} AS attrs, "
-           f"toString({M.SERVICE_NAME}) AS svc, "
-           f"{M.RESOURCE_ATTRIBUTES}['service.name'] AS rsvc, "
-           f"{M.RESOURCE_ATTRIBUTES}['service.namespace'] AS rns, "
-           f"{M.RESOURCE_ATTRIBUTES}['service.instance.id'] AS rinst, "
-           f"{M.SCOPE_NAME} AS scope, {M.SCOPE_VERSION} AS scope_v, "
-           f"toUnixTimestamp64Milli({M.TIME_UNIX}) AS t")
-_KIND_COLUMNS = {
-    "gauge": f"{M.VALUE} AS v, toUInt8(0) AS mono, toInt32(2) AS temp",
-    "sum": f"{M.VALUE} AS v, toUInt8({M.IS_MONOTONIC}) AS mono, toInt32({M.AGGREGATION_TEMPORALITY}) AS temp",
-    "histogram": (f"{M.COUNT} AS count, {M.SUM} AS sum, {M.BUCKET_COUNTS} AS buckets, "
-                  f"{M.EXPLICIT_BOUNDS} AS bounds, toUInt8(0) AS mono, toInt32({M.AGGREGATION_TEMPORALITY}) AS temp"),
-    "summary": (f"{M.COUNT} AS count, {M.SUM} AS sum, `{M.VALUE_AT_QUANTILES}.{M.QUANTILE}` AS qs, "
-                f"`{M.VALUE_AT_QUANTILES}.{M.VALUE}` AS qv, toUInt8(0) AS mono, toInt32(2) AS temp"),
-}
 _MONO = {"gauge": "toUInt8(0)", "sum": f"toUInt8({M.IS_MONOTONIC})", "histogram": "toUInt8(0)",
          "summary": "toUInt8(0)"}
 
@@ -150,10 +136,8 @@ class ColumnarSource:
             if service:
                 conds.append(f"{M.SERVICE_NAME} = {{svc:String}}")
                 params["svc"] = service
-            sql = (f"SELECT {_COMMON}, {_KIND_COLUMNS[kind]} FROM {M.table(kind)} "
-                   f"WHERE {' AND '.join(conds)} ORDER BY {M.TIME_UNIX}")
-            for row in self.reader.rows(sql, params):
-                acc.add_row(kind, row, name_ms)
+            for piece in read_kind(self.reader, kind, " AND ".join(conds), params, name_ms):
+                acc.add_piece(piece)
         stored = [s for s in acc.series() if all(m.matches_labels(s.labels) for m in matchers)]
         derived = self.derived.select(matchers, start_ms, end_ms)
         return sorted(stored + derived, key=lambda s: s.labels) if derived else stored
@@ -194,62 +178,25 @@ class ColumnarSource:
 
 
 class _Accumulator:
-    """Rows (in time order) → samples per label set, delta points summed into cumulative values."""
+    """Series pieces and target_info samples → one series per label set (see :func:`columnar_fetch.merge`)."""
 
     def __init__(self) -> None:
-        self._samples: dict[Labels, list[tuple[int, float]]] = {}
-        self._running: dict[Labels, float] = {}
+        self._pieces: dict[Labels, list[Piece]] = {}
 
     def put(self, labels: dict[str, str], t: int, v: float, delta: bool) -> None:
+        """One sample (``target_info``)."""
         key = labels_of(labels)
-        if delta:
-            v = self._running[key] = self._running.get(key, 0.0) + v
-        self._samples.setdefault(key, []).append((t, v))
+        self._pieces.setdefault(key, []).append((key, np.asarray([t], dtype=np.int64),
+                                                 np.asarray([v], dtype=np.float64), delta))
 
-    def add_row(self, kind: str, row: dict[str, Any], name_ms: Sequence[Matcher]) -> None:
-        """Add one stored data point as its Prometheus samples (only the series names ``name_ms`` match)."""
-        base_name = on.metric_name(str(row["name"]), str(row["unit"]), kind, bool(row["mono"]))
-        wanted = [n for n in on.family_names(base_name, kind) if all(m.matches(n) for m in name_ms)]
-        if not wanted:
-            return
-        base = on.attribute_labels({str(k): str(v) for k, v in dict(row["attrs"]).items()})
-        job, instance = on.job_instance({"service.name": str(row["rsvc"]), "service.namespace": str(row["rns"]),
-                                         "service.instance.id": str(row["rinst"])})
-        base.update({"job": job, "instance": instance, SERVICE_LABEL: str(row["svc"]),
-                     "otel_scope_name": str(row["scope"]), "otel_scope_version": str(row["scope_v"])})
-        t, delta = int(row["t"]), int(row["temp"]) == DELTA
-        if kind in ("gauge", "sum"):
-            self.put({**base, NAME: base_name}, t, float(row["v"]), delta and kind == "sum")
-            return
-        for name in wanted:
-            labels = {**base, NAME: name}
-            if name == f"{base_name}_sum":
-                self.put(labels, t, float(row["sum"]), delta)
-            elif name == f"{base_name}_count":
-                self.put(labels, t, float(row["count"]), delta)
-            elif kind == "histogram":
-                cum = np.cumsum(np.asarray(row["buckets"], dtype=np.float64))
-                bounds = [float(b) for b in row["bounds"]]
-                for i, bound in enumerate(bounds):
-                    value = float(cum[i]) if i < cum.shape[0] else float(row["count"])
-                    self.put({**labels, "le": on.format_float(bound)}, t, value, delta)
-                self.put({**labels, "le": "+Inf"}, t, float(row["count"]), delta)
-            else:
-                for q, qv in zip(row["qs"], row["qv"], strict=False):
-                    self.put({**labels, "quantile": on.format_float(float(q))}, t, float(qv), False)
+    def add_piece(self, piece: Piece) -> None:
+        """Samples of one stored stream."""
+        self._pieces.setdefault(piece[0], []).append(piece)
 
     def series(self) -> list[Series]:
-        """The accumulated series, ordered by labels; one sample per millisecond (the last wins)."""
+        """The accumulated series, ordered by labels; one sample per millisecond."""
         out: list[Series] = []
-        for labels in sorted(self._samples):
-            pts = self._samples[labels]
-            t = np.asarray([p[0] for p in pts], dtype=np.int64)
-            v = np.asarray([p[1] for p in pts], dtype=np.float64)
-            if t.shape[0] > 1 and not bool(np.all(t[1:] > t[:-1])):
-                order = np.argsort(t, kind="stable")
-                t, v = t[order], v[order]
-                keep = np.ones(t.shape[0], dtype=np.bool_)
-                keep[:-1] = t[1:] != t[:-1]
-                t, v = t[keep], v[keep]
+        for labels in sorted(self._pieces):
+            t, v = merge(self._pieces[labels])
             out.append(Series(labels, t, v))
         return out

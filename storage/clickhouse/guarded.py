@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -51,6 +52,11 @@ class SettingsReader(Protocol):
         """Run one SELECT with extra query ``settings``."""
         ...
 
+    def columns(self, sql: str, params: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> npt.NDArray[Any]:
+        """Run one SELECT with extra query ``settings``; a structured array."""
+        ...
+
     def with_client(self, fn: Callable[[Client], T]) -> T:
         """Run ``fn`` on one of the reader's handles."""
         ...
@@ -74,10 +80,18 @@ class GuardedReader:
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one SELECT skipping hidden parts; on a damage-class error scan and retry once."""
+        return self._guarded(lambda hiding: self._inner.rows(sql, params, hiding))
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> npt.NDArray[Any]:
+        """:meth:`rows` as a numpy structured array."""
+        return self._guarded(lambda hiding: self._inner.columns(sql, params, hiding))
+
+    def _guarded(self, read: Callable[[dict[str, Any]], T]) -> T:
+        """``read(settings hiding damaged parts)``; on a damage-class error scan and retry once."""
         guard = self._guard
         hiding = guard.read_settings()
         try:
-            return self._inner.rows(sql, params, hiding)
+            return read(hiding)
         except DatabaseError as exc:
             if error_code(exc) not in DAMAGE_ERROR_CODES:
                 raise
@@ -86,7 +100,7 @@ class GuardedReader:
         retry = guard.read_settings()
         if retry == hiding:  # no part newly hidden (by the scan or, meanwhile, by the sweeper)
             raise error
-        return self._inner.rows(sql, params, retry)
+        return read(retry)
 
     def disk_free_bytes(self) -> int | None:
         """Unreserved bytes on the store's fullest disk (None if the store does not say)."""

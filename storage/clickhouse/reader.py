@@ -1,7 +1,8 @@
 """Read side of the columnar store: parameterised ClickHouse SQL → rows as dicts.
 
-``ClickHouseReader.rows(sql, params, settings)`` runs on a pool of handles separate from the writer's (a
-chDB handle runs one statement at a time); ``settings`` are extra query settings for this one read.
+``ClickHouseReader.rows(sql, params, settings)`` (and ``columns``, the same as a numpy structured array)
+runs on a pool of handles separate from the writer's (a chDB handle runs one statement at a time);
+``settings`` are extra query settings for this one read.
 ``with_client(fn)`` lends ``fn`` a pooled handle for statements that are not row reads. Blocking; call it
 from a worker thread in async code. Parameters use ClickHouse server-side binding (``{name:Type}``);
 never format values into SQL.
@@ -17,6 +18,7 @@ import queue
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
 DISK_FREE_SQL = "SELECT min(unreserved_space) AS free FROM system.disks"
@@ -40,6 +42,14 @@ class ClickHouseReader:
             result = client.query(sql, parameters=params or {}, settings=settings or {})
             names = result.column_names
             return [dict(zip(names, r, strict=True)) for r in result.result_rows]
+
+        return self.with_client(run)
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> npt.NDArray[Any]:
+        """Run one SELECT of scalar columns; the result as a numpy structured array (``query_np``)."""
+        def run(client: Client) -> npt.NDArray[Any]:
+            return client.query_np(sql, parameters=params or {}, settings=settings or {})
 
         return self.with_client(run)
 
