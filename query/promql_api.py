@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
+import numpy as np
 import promql_parser as pp
 from litestar import MediaType, Request, Response, route
 from litestar.datastructures import MultiDict
@@ -35,9 +36,10 @@ from litestar.response import Response as LitestarResponse
 from contracts.reader import TelemetryReader
 from contracts.signals import ALL_SIGNALS
 from query.freshness import HEADER, Freshness, header_value
+from query.promql import stats
 from query.promql.columnar import ColumnarSource
 from query.promql.engine import Engine
-from query.promql.model import Matcher, PromQLError, Scalar, Vector
+from query.promql.model import Matcher, PromQLError, Scalar, Value, Vector
 from query.promql.parse import parse
 from query.promql.selectors import matchers_of
 from query.promql_json import (
@@ -176,6 +178,25 @@ async def _guarded(build: Callable[[], tuple[Callable[[], bytes], float]], fresh
     return response
 
 
+def _evaluated(st: stats.Stats, evaluate: Callable[[], Value]) -> Value:
+    started = time.perf_counter()
+    value = evaluate()
+    st.eval_s = time.perf_counter() - started
+    return value
+
+
+def _with_stats(data_json: str, st: stats.Stats, value: Value, ask: str) -> str:
+    """``data`` with 2.42's ``stats`` when the ``stats`` parameter is given (per step with ``stats=all``)."""
+    if not ask:
+        return data_json
+    if isinstance(value, Vector):
+        per_step = np.zeros(st.ts.shape[0], dtype=np.int64)
+        for s in value.series:
+            per_step += s.present
+        st.result_per_step = per_step
+    return f'{data_json[:-1]},"stats":{st.to_json(ask == "all")}}}'
+
+
 def promql_engine(reader: TelemetryReader) -> Engine:
     """The engine the routes use (dependency ``promql``): one per app, so the source's catalogue cache is shared."""
     return Engine(ColumnarSource(reader), lookback_ms=LOOKBACK_MS)
@@ -205,7 +226,14 @@ async def query(request: Request[Any, Any, Any], promql: PromQL, freshness: Fres
         t_ms = _time(params, "time", int(time.time() * 1000))
         timeout_s = _timeout(params)
         text = _first(params, "query")
-        return (lambda: success(instant_json(promql.instant(text, t_ms), t_ms))), timeout_s
+        ask = params.get("stats", "")
+
+        def run() -> bytes:
+            with stats.collecting(np.asarray([t_ms], dtype=np.int64), bool(ask)) as st:
+                value = _evaluated(st, lambda: promql.instant(text, t_ms))
+                return success(_with_stats(instant_json(value, t_ms), st, value, ask))
+
+        return run, timeout_s
 
     return await _guarded(build, freshness)
 
@@ -233,10 +261,14 @@ async def query_range(request: Request[Any, Any, Any], promql: PromQL, freshness
         timeout_s = _timeout(params)
         text = _first(params, "query")
 
+        ask = params.get("stats", "")
+
         def run() -> bytes:
-            value = promql.range(text, start, end, step_ms)
-            assert isinstance(value, (Vector, Scalar))
-            return success(range_json(value, list(range(start, end + 1, step_ms))))
+            ts = list(range(start, end + 1, step_ms))
+            with stats.collecting(np.asarray(ts, dtype=np.int64), bool(ask)) as st:
+                value = _evaluated(st, lambda: promql.range(text, start, end, step_ms))
+                assert isinstance(value, (Vector, Scalar))
+                return success(_with_stats(range_json(value, ts), st, value, ask))
 
         return run, timeout_s
 

@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 import promql_parser as pp
 
+from query.promql import stats
 from query.promql.model import (
     IntArray,
     Matcher,
@@ -75,9 +77,17 @@ def instant_from(series: list[Series], ref: IntArray, lookback_ms: int) -> Vecto
 def select_vector(source: SampleSource, node: pp.VectorSelector, steps: Steps) -> Vector:
     """Evaluate an instant vector selector at every step."""
     ref = reference_times(steps, node.at, node.offset)
+    started = time.perf_counter()
     series = source.select(matchers_of(node), int(ref.min()) - steps.lookback_ms, int(ref.max()))
+    fetch_s = time.perf_counter() - started
     series.sort(key=lambda s: s.labels)
-    return instant_from(series, ref, steps.lookback_ms)
+    vec = instant_from(series, ref, steps.lookback_ms)
+    if stats.active():
+        per_step = np.zeros(steps.n, dtype=np.int64)
+        for vs in vec.series:
+            per_step += vs.present
+        stats.count(steps.ts, per_step, fetch_s)
+    return vec
 
 
 def select_matrix(source: SampleSource, node: pp.MatrixSelector, steps: Steps) -> Matrix:
@@ -85,13 +95,22 @@ def select_matrix(source: SampleSource, node: pp.MatrixSelector, steps: Steps) -
     vs = node.vector_selector
     ref = reference_times(steps, vs.at, vs.offset)
     rng = ms(node.range)
+    started = time.perf_counter()
     raw = source.select(matchers_of(vs), int(ref.min()) - rng, int(ref.max()))
+    fetch_s = time.perf_counter() - started
     series: list[Series] = []
     for s in sorted(raw, key=lambda s: s.labels):
         keep = ~is_stale(s.v)
         if keep.any():
             series.append(Series(s.labels, s.t[keep], s.v[keep]))
-    return Matrix(series, rng, ref)
+    matrix = Matrix(series, rng, ref)
+    if stats.active():
+        per_step = np.zeros(steps.n, dtype=np.int64)
+        for s in series:
+            lo, hi = matrix.windows(s)
+            per_step += np.maximum(hi - lo, 0)
+        stats.count(steps.ts, per_step, fetch_s)
+    return matrix
 
 
 def vector_to_series(vec: Vector, ts: IntArray) -> list[Series]:

@@ -234,3 +234,20 @@ def test_storage_failure_is_a_prometheus_500_without_internals() -> None:
     reader = InMemoryReader(fail=RuntimeError("password=hunter2 in some DSN"))
     with TestClient(build_app(reader, lambda: {"status": "ok", "components": {}})) as c:
         assert _err(c.get("/api/v1/series", params={"match[]": "up"}), 500, "internal") == "RuntimeError"
+
+
+def test_stats_count_queryable_samples_as_2_42(client: TestClient[Any], svc: str) -> None:
+    sel = f'http_requests_total{{service_name="{svc}"}}'
+    at = T0 + 120
+    data = _ok(client.get("/api/v1/query", params={"query": f"rate({sel}[2m])", "time": at, "stats": "all"}))
+    assert set(data) == {"resultType", "result", "stats"}
+    st = data["stats"]
+    assert set(st["timings"]) == {"evalTotalTime", "resultSortTime", "queryPreparationTime", "innerEvalTime",
+                                  "execQueueTime", "execTotalTime"}
+    # [2m] closed on both ends at T0+120: the 3 samples of each of the 2 series
+    assert st["samples"] == {"totalQueryableSamplesPerStep": [[at, 6]], "totalQueryableSamples": 6,
+                             "peakSamples": 8}
+    data = _ok(client.get("/api/v1/query_range", params={"query": sel, "start": T0, "end": at, "step": 60,
+                                                         "stats": "1"}))
+    assert data["stats"]["samples"] == {"totalQueryableSamples": 6, "peakSamples": 4}  # 2 series × 3 steps
+    assert "stats" not in _ok(client.get("/api/v1/query", params={"query": sel, "time": at}))
