@@ -27,8 +27,10 @@ Contracts:
   ``(MetricName, MetricUnit, kind, IsMonotonic)`` of the (hour-widened) interval are translated in Python
   (cached :data:`CATALOGUE_TTL_S` seconds) and only matching kinds are queried, with
   ``MetricName IN {names:Array(String)}``; a ``service_name="…"`` matcher becomes
-  ``ServiceName = {svc:String}`` (the first sorting key). Every other matcher is applied in Python to the
-  final labels (all matchers are re-checked there). Every value reaches SQL as a bound parameter.
+  ``ServiceName = {svc:String}`` (the first sorting key), and a ``job="…"`` matcher becomes
+  ``ServiceName IN`` the names it can stand for (the whole value, and each part after a ``/``). Every
+  other matcher is applied in Python to the final labels (all matchers are re-checked there). Every
+  value reaches SQL as a bound parameter.
 * :meth:`ColumnarSource.label_names` / :meth:`ColumnarSource.label_values` select the series of each
   matcher set (everything when there are none: costly on big stores) and collect labels.
 * The span- and log-derived series of :mod:`query.promql.derived` (``vigil_http_server_*``,
@@ -69,6 +71,11 @@ Catalogue = list[tuple[str, str, str, bool]]  # (kind, MetricName, MetricUnit, m
 
 def _time_params(start_ms: int, end_ms: int) -> dict[str, int]:
     return {"start_ns": start_ms * 1_000_000, "end_ns": end_ms * 1_000_000 + 999_999}
+
+
+def job_services(job: str) -> list[str]:
+    """The service names a series with label ``job`` can have: ``job`` is ``namespace/name`` or ``name``."""
+    return [job, *(job[i + 1:] for i, c in enumerate(job) if c == "/")]
 
 
 class ColumnarSource:
@@ -126,6 +133,7 @@ class ColumnarSource:
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Series]:
         """Every series matching all ``matchers`` with its samples in ``[start_ms, end_ms]``."""
         service = next((m.value for m in matchers if m.name == SERVICE_LABEL and m.op == "=" and m.value), "")
+        job = next((m.value for m in matchers if m.name == "job" and m.op == "=" and m.value), None)
         name_ms = [m for m in matchers if m.name == NAME]
         acc = _Accumulator()
         if all(m.matches(TARGET_INFO) for m in name_ms):
@@ -136,6 +144,9 @@ class ColumnarSource:
             if service:
                 conds.append(f"{M.SERVICE_NAME} = {{svc:String}}")
                 params["svc"] = service
+            elif job is not None:
+                conds.append(f"{M.SERVICE_NAME} IN {{job_svcs:Array(String)}}")
+                params["job_svcs"] = job_services(job)
             for piece in read_kind(self.reader, kind, " AND ".join(conds), params, name_ms):
                 acc.add_piece(piece)
         stored = [s for s in acc.series() if all(m.matches_labels(s.labels) for m in matchers)]
