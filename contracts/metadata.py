@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Protocol
 
 from contracts.access import AuditLog, InMemoryAudit, InMemoryTokens, TokenRepository
+from contracts.alerting import AlertingRepository, InMemoryAlerting
 from contracts.issues import InMemoryIssues, IssueRepository
 
 
@@ -49,6 +50,11 @@ class MetadataStore(Protocol):
     @property
     def audit(self) -> AuditLog:
         """The audit log of state changes."""
+        ...
+
+    @property
+    def alerting(self) -> AlertingRepository:
+        """Alerting's durable state (:mod:`contracts.alerting`)."""
         ...
 
     def migrate(self, version: str) -> list[int]:
@@ -94,6 +100,7 @@ class InMemoryMetadataStore:
         self._issues = InMemoryIssues()
         self._tokens = InMemoryTokens()
         self._audit = InMemoryAudit()
+        self._alerting = InMemoryAlerting()
         self._id = ""
         self.down: Exception | None = None
 
@@ -116,6 +123,11 @@ class InMemoryMetadataStore:
     def audit(self) -> InMemoryAudit:
         """The audit log."""
         return self._audit
+
+    @property
+    def alerting(self) -> InMemoryAlerting:
+        """Alerting's durable state."""
+        return self._alerting
 
     def migrate(self, version: str) -> list[int]:
         """Create the instance id the first time."""

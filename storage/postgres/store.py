@@ -20,6 +20,8 @@ from psycopg.types.json import Jsonb
 
 from storage.postgres.access import MIGRATION_STATEMENTS as ACCESS_TABLES
 from storage.postgres.access import PostgresAudit, PostgresTokens
+from storage.postgres.alerting import MIGRATION_STATEMENTS as ALERTING_TABLES
+from storage.postgres.alerting import PostgresAlerting
 from storage.postgres.issues import MIGRATION_STATEMENTS as ISSUE_TABLES
 from storage.postgres.issues import PostgresIssues
 
@@ -42,6 +44,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
     (2, "error issues by fingerprint", ISSUE_TABLES),
     (3, "API tokens and the audit log", ACCESS_TABLES),
+    (4, "alerting: rule-group state, history, silences, acks, notification and delivery logs", ALERTING_TABLES),
 ]
 
 
@@ -78,6 +81,7 @@ class PostgresMetadataStore:
         self._issues = PostgresIssues(self.connection)
         self._tokens = PostgresTokens(self)
         self._audit = PostgresAudit(self)
+        self._alerting = PostgresAlerting(self.connection)
 
     @property
     def settings(self) -> PostgresSettings:
@@ -98,6 +102,11 @@ class PostgresMetadataStore:
     def audit(self) -> PostgresAudit:
         """The audit log."""
         return self._audit
+
+    @property
+    def alerting(self) -> PostgresAlerting:
+        """Alerting's durable state."""
+        return self._alerting
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
