@@ -1,6 +1,7 @@
 """OTLP/HTTP receiver as a plain ASGI application (served by uvicorn on the OTLP HTTP port).
 
-Routes: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs``. Bodies are ``application/x-protobuf`` or
+Routes: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs`` (and, with a :class:`~receiver.rum_endpoint.RumEndpoint`,
+the browser RUM routes ``POST /v1/rum`` and ``GET /rum.js``). Bodies are ``application/x-protobuf`` or
 ``application/json``, optionally ``Content-Encoding: gzip``; the body is read as a stream and refused
 with 413 as soon as it exceeds the limit. Success answers use the request's content type. Error
 bodies are a ``google.rpc.Status`` (protobuf or JSON, matching the request). 404 unknown path,
@@ -13,24 +14,21 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import grpc
 from google.rpc import status_pb2
 
 from receiver import decode
+from receiver.asgi import Receive, Scope, Send, lifespan, read_body, reply
 from receiver.auth import Authenticator
 from receiver.cors import CorsPolicy
 from receiver.errors import Failure, classify
 from receiver.handler import IngestHandler
+from receiver.rum_endpoint import RumEndpoint
 from receiver.signals import BY_NAME, response
 
 log = logging.getLogger(__name__)
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class OtlpHttpApp:
@@ -46,6 +44,7 @@ class OtlpHttpApp:
         max_request_bytes: int,
         auth: Authenticator | None = None,
         cors: CorsPolicy | None = None,
+        rum: RumEndpoint | None = None,
     ) -> None:
         """Configure the application.
 
@@ -55,24 +54,25 @@ class OtlpHttpApp:
                 body on the wire may be up to ``max(max_request_bytes, 1 MiB)`` bytes.
             auth: Bearer-token authentication; None turns it off.
             cors: Allowed browser origins; None disables CORS.
+            rum: The browser RUM routes (``/v1/rum``, ``/rum.js``); None answers them 404.
         """
         self._handler = handler
         self._limit = max_request_bytes
         self._auth = auth or Authenticator({})
         self._cors = cors or CorsPolicy([])
+        self._rum = rum
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope: answer an OTLP export, a CORS preflight or an error."""
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         if scope["type"] != "http":
-            return
+            return await lifespan(scope, receive, send)
         path = scope["path"].rstrip("/")
         signal = BY_NAME.get(path[4:]) if path.startswith("/v1/") else None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if self._rum is not None and path == "/v1/rum":
+            return await self._rum.beacon(scope, receive, send, headers)
+        if self._rum is not None and path == "/rum.js":
+            return await self._rum.script(scope, send)
         as_json = headers.get("content-type", "").split(";")[0].strip().lower() == decode.JSON
         cors = self._cors.response_headers(headers.get("origin"))
         if signal is None:
@@ -81,7 +81,7 @@ class OtlpHttpApp:
         if scope["method"] == "OPTIONS" and self._cors.enabled:
             preflight = self._cors.preflight_headers(headers.get("origin"))
             if preflight is not None:
-                return await _reply(send, 204, b"", decode.JSON, preflight)
+                return await reply(send, 204, b"", decode.JSON, preflight)
             failure = Failure(403, grpc.StatusCode.PERMISSION_DENIED, "origin not allowed")
             return await self._error(send, failure, as_json)
         if scope["method"] != "POST":
@@ -95,7 +95,7 @@ class OtlpHttpApp:
             # Without a length (chunked), admission assumes the largest allowed body.
             self._handler.admit(min(int(declared), self._limit) if declared.isdigit() else self._limit)
             wire_limit = self._limit if encoding in (None, "", "identity") else max(self._limit, 1 << 20)
-            body = await _read_body(receive, wire_limit)
+            body = await read_body(receive, wire_limit)
             data = decode.decompress(body, encoding, self._limit)
             if media == decode.PROTOBUF:
                 request = decode.parse_protobuf(signal.request, data)
@@ -110,9 +110,9 @@ class OtlpHttpApp:
             return await self._error(send, failure, as_json, cors)
         resp = response(signal, rejected, message)
         if as_json:
-            await _reply(send, 200, decode.to_json(resp), decode.JSON, cors)
+            await reply(send, 200, decode.to_json(resp), decode.JSON, cors)
         else:
-            await _reply(send, 200, resp.SerializeToString(), decode.PROTOBUF, cors)
+            await reply(send, 200, resp.SerializeToString(), decode.PROTOBUF, cors)
 
     async def _error(
         self, send: Send, failure: Failure, as_json: bool, extra: list[tuple[bytes, bytes]] | None = None
@@ -124,37 +124,6 @@ class OtlpHttpApp:
         if failure.retry_after is not None:
             headers.append((b"retry-after", str(math.ceil(failure.retry_after)).encode()))
         if as_json:
-            await _reply(send, failure.http_status, decode.to_json(status), decode.JSON, headers)
+            await reply(send, failure.http_status, decode.to_json(status), decode.JSON, headers)
         else:
-            await _reply(send, failure.http_status, status.SerializeToString(), decode.PROTOBUF, headers)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """Read the whole body; raise TooLarge past ``limit`` bytes, DecodeError on disconnect."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise decode.DecodeError("client disconnected before the body was complete")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise decode.TooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _reply(
-    send: Send, status: int, body: bytes, content_type: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-                        *(headers or [])],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+            await reply(send, failure.http_status, status.SerializeToString(), decode.PROTOBUF, headers)

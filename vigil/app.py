@@ -31,6 +31,7 @@ from receiver.cors import CorsPolicy
 from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
+from receiver.rum_endpoint import RumEndpoint
 from vigil import __version__
 from vigil.config import Config, display_host
 from vigil.errortracker import ErrorTracker
@@ -94,7 +95,8 @@ class Vigil:
     def _http(self, built: dict[str, Component]) -> Component:
         rc = self.cfg.receiver
         handler, auth = self._handler(built)
-        app = OtlpHttpApp(handler, rc.max_request_bytes, auth, CorsPolicy(list(rc.cors_allowed_origins)))
+        cors = CorsPolicy(list(rc.cors_allowed_origins))
+        app = OtlpHttpApp(handler, rc.max_request_bytes, auth, cors, RumEndpoint(handler, cors, auth.enabled))
         return UvicornListener("otlp_http", app, rc.host, rc.http_port, lifespan="off", timeout_keep_alive=30,
                                limit_concurrency=1024)
 
