@@ -14,6 +14,7 @@ from litestar.types import ControllerRouterHandler
 from query.apm.dashboard_api import DashboardController
 from query.apm.database_api import DatabaseController
 from query.apm.errors_api import ErrorIssueController, ErrorMetricsController
+from query.apm.frontend_api import FrontendController
 from query.apm.insights_api import InsightsController
 from query.apm.requests_api import ApiPerformanceController
 from query.apm.services_api import ServiceMapController
@@ -35,4 +36,5 @@ def controllers() -> list[ControllerRouterHandler]:
     found.append(ErrorMetricsController)
     found.append(ErrorIssueController)
     found.append(DashboardController)
+    found.append(FrontendController)
     return found

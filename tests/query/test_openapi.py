@@ -42,6 +42,8 @@ SUMMARIES = {
     "/api/metrics/errors/critical": "Critical errors",
     "/api/errors/{fingerprint}": "One error issue",
     "/api/dashboard": "Dashboard overview",
+    "/api/metrics/frontend": "Frontend Web Vitals",
+    "/api/metrics/frontend/pages": "Frontend pages",
 }
 
 
