@@ -8,6 +8,8 @@
     var rum = document.createElement("script");
     rum.src = rumSrc;
     rum.async = true;
+    rum.setAttribute("data-service", "shop-web");  // the browser side of the shop in Vigil's Frontend view
+    rum.setAttribute("data-env", "demo");
     rum.onerror = function () { /* Vigil without /rum.js yet: the page works without it */ };
     document.head.appendChild(rum);
   }
