@@ -6,7 +6,8 @@ evaluation: each test group's ``input_series`` (at its ``interval``, default 1m)
 ``value``). Verdicts follow promtool: got and expected samples are compared as sorted lists with exact
 float equality (promtool uses ``reflect.DeepEqual``, so an expected NaN never matches); a failure is
 reported as promtool prints it (``expr: …, time: …`` then ``exp:`` / ``got:`` lines, values in Go's
-``%E`` form). Rule files, ``alert_rule_test`` and templates come with ``vigil rules test``.
+``%E`` form, times as ``model.Duration`` prints them). The whole ``promtool test rules`` (rule files,
+``alert_rule_test``, templates, lazy loading of the input) is :mod:`alerts.ruletest` (``vigil rules test``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ def go_e(v: float) -> str:
     m, e = s.split("E")
     sign = "-" if e.startswith("-") else "+"
     return f"{m}E{sign}{abs(int(e)):02d}"
+
+
+def model_duration(ms: int) -> str:
+    """Prometheus' ``model.Duration.String()``: ``0s``, ``1m30s``, ``2w`` (years, weeks only when exact)."""
+    if ms == 0:
+        return "0s"
+    out = []
+    for unit, size, exact in (("y", 31_536_000_000, True), ("w", 604_800_000, True), ("d", 86_400_000, False),
+                              ("h", 3_600_000, False), ("m", 60_000, False), ("s", 1000, False), ("ms", 1, False)):
+        if exact and ms % size:
+            continue
+        if (n := ms // size) > 0:
+            out.append(f"{n}{unit}")
+            ms -= n * size
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -101,10 +117,10 @@ def run_group(group: dict[str, Any], number: int, lookback_ms: int = 300_000) ->
         try:
             got = _samples(engine.instant(expr, t))
         except PromQLError as exc:
-            failures.append(Failure(number, i, f'    expr: "{expr}", time: {t // 1000}s, err: {exc.message}'))
+            failures.append(Failure(number, i, f'    expr: "{expr}", time: {model_duration(t)}, err: {exc.message}'))
             continue
         if not _same(exp, got):
-            failures.append(Failure(number, i, f'    expr: "{expr}", time: {t // 1000}s,\n'
+            failures.append(Failure(number, i, f'    expr: "{expr}", time: {model_duration(t)},\n'
                                                f"        exp: {_fmt(exp)}\n        got: {_fmt(got)}"))
     return failures
 
