@@ -6,7 +6,8 @@ a time (:meth:`RuleEvaluator.evaluate`), with :func:`alerts.ruleeval.eval_group`
 
 * the engine reads a :class:`~query.promql.snapshot.Snapshot` of the store (one read per metric name)
   over ``[t − horizon, t]``, united with the recording rules' outputs (:class:`RecordedSamples`, kept in
-  memory for :data:`RECORDED_RETENTION_MS`, visible to later rules and groups of this process);
+  memory for :data:`RECORDED_RETENTION_MS`, visible to later rules and groups and to the query API of
+  this process, not to other processes);
 * the group's state is loaded from the :class:`~contracts.alerting.AlertingRepository` the first time
   (so a restarted or newly elected evaluator continues ``for`` timers and firing alerts), and saved
   after the evaluation together with its :class:`~contracts.alerting.Transition` s, atomically;
@@ -23,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from contracts.alerting import AlertingRepository, Transition
 from contracts.events import EventBus, Topic
 from query.promql.engine import Engine
 from query.promql.memstore import MemoryStore
-from query.promql.model import Matcher, SampleSource, Series
+from query.promql.model import Labels, Matcher, SampleSource, Series
 from query.promql.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -57,23 +59,47 @@ def rule_key(rule: Rule) -> str:
 
 
 class RecordedSamples:
-    """The recording rules' outputs, in memory, pruned to the last :data:`RECORDED_RETENTION_MS`."""
+    """The recording rules' outputs, in memory, pruned to the last :data:`RECORDED_RETENTION_MS`.
+
+    A :class:`SampleSource` itself (the query API of the same process unites it with the store), and
+    :meth:`append` is the evaluator's appender; a lock makes reads and appends from different threads safe.
+    """
 
     def __init__(self) -> None:  # noqa: D107
-        self.store = MemoryStore()
-        self.appender = StoreAppender(self.store)
+        self._lock = threading.Lock()
+        self._store = MemoryStore()
+        self._appender = StoreAppender(self._store)
         self._pruned_at = 0
+
+    def append(self, labels: Labels, t_ms: int, value: float) -> str | None:
+        """The evaluator's :data:`~alerts.ruleeval.Appender` (the TSDB head's refusals)."""
+        with self._lock:
+            return self._appender(labels, t_ms, value)
 
     def prune(self, now_ms: int) -> None:
         """Forget samples older than the retention (at most once a minute)."""
         if now_ms - self._pruned_at < 60_000:
             return
         self._pruned_at = now_ms
-        fresh = MemoryStore()
-        for s in self.store.select([], now_ms - RECORDED_RETENTION_MS, now_ms + 3_600_000):
-            fresh.add_series(s.labels, list(zip(s.t.tolist(), s.v.tolist(), strict=True)))
-        self.store = fresh
-        self.appender.store = fresh
+        with self._lock:
+            fresh = MemoryStore()
+            for s in self._store.select([], now_ms - RECORDED_RETENTION_MS, now_ms + 3_600_000):
+                fresh.add_series(s.labels, list(zip(s.t.tolist(), s.v.tolist(), strict=True)))
+            self._store = self._appender.store = fresh
+
+    def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Series]:  # noqa: D102
+        with self._lock:
+            return self._store.select(matchers, start_ms, end_ms)
+
+    def label_names(self, matcher_sets: Sequence[Sequence[Matcher]], start_ms: int,  # noqa: D102
+                    end_ms: int) -> list[str]:
+        with self._lock:
+            return self._store.label_names(matcher_sets, start_ms, end_ms)
+
+    def label_values(self, name: str, matcher_sets: Sequence[Sequence[Matcher]], start_ms: int,  # noqa: D102
+                     end_ms: int) -> list[str]:
+        with self._lock:
+            return self._store.label_values(name, matcher_sets, start_ms, end_ms)
 
 
 class Union:
@@ -176,9 +202,9 @@ class RuleEvaluator:
             self._restore(status)
         started = time.perf_counter()
         self.recorded.prune(t_ms)
-        source = Union(Snapshot(self.source, t_ms - self.horizon_ms, t_ms), self.recorded.store)
+        source = Union(Snapshot(self.source, t_ms - self.horizon_ms, t_ms), self.recorded)
         before = _states(status.state)
-        _, status.alerts = eval_group(status.group, t_ms, status.state, Engine(source), self.recorded.appender,
+        _, status.alerts = eval_group(status.group, t_ms, status.state, Engine(source), self.recorded.append,
                                       external_labels=self.external_labels, external_url=self.external_url)
         transitions = self._transitions(status, before, t_ms)
         doc = {"evaluated_at_ms": t_ms,

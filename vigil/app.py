@@ -16,6 +16,10 @@ import signal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from alerts.api import AlertingController
+from alerts.evaluator import RuleEvaluator, Union
+from alerts.rules_dir import RuleSet
+from alerts.scheduler import AlertScheduler
 from contracts.events import InProcessEventBus
 from dashboard.router import static_router
 from query.api import build_app
@@ -26,12 +30,16 @@ from query.apm.requests_models import ApiSettings
 from query.apm.snapshot import dashboard_snapshot
 from query.apm.system_models import SystemSettings
 from query.auth import auth_required
+from query.promql.columnar import ColumnarSource
+from query.promql.engine import Engine
+from query.promql_api import LOOKBACK_MS
 from receiver.auth import Authenticator, load_tokens
 from receiver.cors import CorsPolicy
 from receiver.grpc_server import build_server
 from receiver.handler import IngestHandler
 from receiver.http import OtlpHttpApp
 from receiver.rum_endpoint import RumEndpoint
+from storage.postgres.leader import AdvisoryLease
 from vigil import __version__
 from vigil.config import Config, display_host
 from vigil.errortracker import ErrorTracker
@@ -75,6 +83,7 @@ class Vigil:
             "host_metrics": lambda _: HostMetricsComponent(cfg.host_metrics_section),
             "live": self._live,
             "error_tracker": self._error_tracker,
+            "alerts": self._alerts,
             "api": self._api,
         }
 
@@ -112,10 +121,16 @@ class Vigil:
         auth = auth_required(api.auth, api.host)
         if auth:
             _announce_auth(metadata, api.host)
+        alerting = built.get("alerts")
+        extra: list[Any] = [AlertingController] if isinstance(alerting, AlertScheduler) else []
+        deps = self.api_dependencies(built)
+        if isinstance(alerting, AlertScheduler):  # PromQL sees the recording rules' outputs of this process
+            source = Union(ColumnarSource(columnar.reader), alerting.evaluator.recorded)
+            deps.update(alerting=alerting, promql=Engine(source, lookback_ms=LOOKBACK_MS))
         app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, progress=progress,
                         read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router(),
                         plugins=api_plugins(built), metadata=metadata.store, bus=self.bus,
-                        dependencies=self.api_dependencies(built), auth=auth)
+                        dependencies=deps, auth=auth, extra_routes=extra)
         listener = UvicornListener("api", app, api.host, api.port)
         telemetry = built.get("self_telemetry")
         return FlushingApi(listener, telemetry) if isinstance(telemetry, SelfTelemetry) else listener
@@ -131,6 +146,17 @@ class Vigil:
         store = _get(built, "metadata", MetadataComponent).store
         assert reader is not None and store is not None
         return ErrorTracker(self.bus, reader, store, self.cfg.error_scan_interval_s)
+
+    def _alerts(self, built: dict[str, Component]) -> Component:
+        cfg = self.cfg
+        reader = _get(built, "columnar", ColumnarComponent).reader
+        store = _get(built, "metadata", MetadataComponent).store
+        assert reader is not None and store is not None
+        evaluator = RuleEvaluator(ColumnarSource(reader), store.alerting, self.bus,
+                                  default_interval_ms=int(cfg.evaluation_interval_s * 1000),
+                                  external_url=cfg.external_url)
+        rules = RuleSet(Path(cfg.rules) if cfg.rules else None)
+        return AlertScheduler(evaluator, rules, AdvisoryLease(store.url))
 
     def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""
@@ -190,6 +216,15 @@ class Vigil:
             # not on Windows' loop, nor off the main thread (tests drive run() there): then the caller stops us
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    def request_reload(self) -> None:
+        """Reload the rule files (SIGHUP), when the alerts module runs."""
+        scheduler = self.runtime.components.get("alerts")
+        if isinstance(scheduler, AlertScheduler):
+            log.info("SIGHUP: reloading the rule files")
+            scheduler.request_reload()
 
     async def migrate(self) -> bool:
         """Apply both stores' migrations and stop; False when a signal interrupted it (stores still closed)."""

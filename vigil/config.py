@@ -34,12 +34,13 @@ from vigil.yamlconfig import read_config_file
 MAX_RETENTION_DAYS = 3650  # ClickHouse TTL arithmetic on DateTime overflows in 2106
 MIB = 1024 * 1024
 MIN_HOST_METRICS_INTERVAL_S = 0.1
-ROLES = ("all", "receiver", "query")
+ROLES = ("all", "receiver", "query", "alerts")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?$")
 DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s",
                              "host_metrics_interval_s", "live_snapshot_interval_s"})
 DURATION_FIELDS |= {"error_scan_interval_s"}  # the error tracker's
+DURATION_FIELDS |= {"evaluation_interval_s"}  # the alert evaluator's
 
 
 class ConfigError(ValueError):
@@ -130,6 +131,11 @@ class Config:
     error_critical_types: str = _s("", "exception types that are always critical (comma-separated)", "api")
     error_critical_messages: str = _s("", "message substrings that make an error critical (comma-separated)", "api")
     error_critical_services: str = _s("", "services whose errors are always critical (comma-separated)", "api")
+    rules: str = _s("", "Prometheus rule files: one file or a directory of *.yml/*.yaml, reloaded on change, on "
+                    "SIGHUP and by POST /api/rules/reload ('' = no rules)", "alerts")
+    evaluation_interval_s: float = _s(60.0, "rule groups' evaluation interval when a group sets none (seconds or "
+                                      "e.g. 30s)", "alerts")
+    external_url: str = _s("", "the URL alerts link back to ($externalURL in templates, generatorURL)", "alerts")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -247,6 +253,7 @@ _RANGE_RULES: tuple[tuple[tuple[str, ...], Callable[[Any, Config], bool], str], 
     (("max_inflight_bytes", "spool_max_bytes"), lambda v, c: v >= c.max_request_bytes,
      "{name} must be >= max_request_bytes"),
     (("error_scan_interval_s",), lambda v, c: v >= MIN_HOST_METRICS_INTERVAL_S, "{name} must be >= 0.1 (seconds)"),
+    (("evaluation_interval_s",), lambda v, c: v >= 1, "{name} must be >= 1 (seconds)"),
     (("error_spike_factor", "error_spike_min_count"), lambda v, c: v > 0, "{name} must be > 0"),
 )
 

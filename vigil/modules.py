@@ -68,17 +68,19 @@ MODULES: dict[str, Module] = {m.name: m for m in (
     Module("error_tracker", ("columnar", "metadata"), "scan exception span events and ERROR logs into issues "
            "every error_scan_interval_s; announce new and regressed issues as performance events",
            setting="error_tracker"),
+    Module("alerts", ("columnar", "metadata"), "evaluate the Prometheus rule files every group interval (one "
+           "evaluator per PostgreSQL: an advisory lock); state and history in PostgreSQL; alert events"),
     Module("api", ("columnar", "metadata"), "query API, /metrics, health, dashboard (+ freshness from ingest, "
-           "tracing from self_telemetry)", after=("ingest", "self_telemetry")),
+           "tracing from self_telemetry, the alerting API from alerts)", after=("ingest", "self_telemetry", "alerts")),
 )}
 
 ROLES: dict[str, tuple[str, ...]] = {
     "all": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics", "live",
-            "error_tracker", "api"),
+            "error_tracker", "alerts", "api"),
     "receiver": ("self_telemetry", "columnar", "ingest", "otlp_grpc", "otlp_http", "metadata", "host_metrics",
                  "live", "api"),
     "query": ("self_telemetry", "metadata", "columnar", "live", "error_tracker", "api"),
-    # "alerts": ("metadata", "columnar", "alerts") — the alert evaluator's role, with the alerting issue
+    "alerts": ("self_telemetry", "metadata", "columnar", "alerts"),
 }
 
 
