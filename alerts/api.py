@@ -33,6 +33,8 @@ from alerts.fingerprint import fingerprint
 from alerts.ruleeval import FIRING, PENDING
 from alerts.scheduler import AlertScheduler
 from contracts.alerting import Ack
+from query.apm.dashboard_models import ActiveAlert as DashboardAlert
+from query.apm.dashboard_models import AlertSummary
 from query.auth import Auditor, principal
 from query.errors import BadRequest
 from query.promql.exprtest import go_e
@@ -122,6 +124,15 @@ def _silence_json(s: Any, now_ms: int) -> dict[str, Any]:
                                       "isEqual": op in ("=", "=~")} for n, op, v in s.matchers],
             "startsAt": _rfc3339(s.starts_at_ms), "endsAt": _rfc3339(s.ends_at_ms), "createdBy": s.created_by,
             "comment": s.comment, "status": {"state": s.state(now_ms)}}
+
+
+def alert_summary(scheduler: AlertScheduler) -> AlertSummary:
+    """The evaluator's pending and firing alerts for ``/api/dashboard`` (firing first)."""
+    active = [DashboardAlert(name=a.labels.get("alertname", ""), state=a.state, severity=a.labels.get("severity", ""),
+                             since_unix_nano=a.active_at_ms * 1_000_000, labels=dict(a.labels))
+              for _, _, a in _active(scheduler)]
+    active.sort(key=lambda a: (a.state != FIRING, a.since_unix_nano))
+    return AlertSummary(evaluating=scheduler.leader, active=active)
 
 
 class AlertingController(Controller):

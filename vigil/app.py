@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alerts.api import AlertingController
+from alerts.api import AlertingController, alert_summary
 from alerts.evaluator import RuleEvaluator, Union
 from alerts.rules_dir import RuleSet
 from alerts.scheduler import AlertScheduler
@@ -126,7 +126,8 @@ class Vigil:
         deps = self.api_dependencies(built)
         if isinstance(alerting, AlertScheduler):  # PromQL sees the recording rules' outputs of this process
             source = Union(ColumnarSource(columnar.reader), alerting.evaluator.recorded)
-            deps.update(alerting=alerting, promql=Engine(source, lookback_ms=LOOKBACK_MS))
+            deps.update(alerting=alerting, promql=Engine(source, lookback_ms=LOOKBACK_MS),
+                        active_alerts=lambda: alert_summary(alerting))
         app = build_app(columnar.reader, self.health, self.selfmetrics.exposition, progress=progress,
                         read_after_write_timeout_s=api.read_after_write_timeout_s, dashboard=static_router(),
                         plugins=api_plugins(built), metadata=metadata.store, bus=self.bus,

@@ -3,7 +3,7 @@
 Each part is the answer of its own endpoint, cut to the overview's size: API RED (``/api/metrics/api``),
 per-service RED, the database totals and the five slowest statements, error totals with the five most
 frequent and every critical issue (``/api/metrics/errors[/critical]``), every host
-(``/api/metrics/system``), active alerts and the five most severe insights
+(``/api/metrics/system``), the alert evaluator's active alerts and the five most severe insights
 (``/api/insights/performance``, saturated hosts included). To stay cheap the overview leaves out what
 needs joins over raw spans: the slow statements' calling endpoints and the pattern insights (N+1,
 DB-dominated endpoints) and the insights' example traces; their own endpoints have them. Hosts are the
@@ -49,16 +49,21 @@ class DashboardSettings:
     errors: ErrorSettings = ErrorSettings()
 
 
-def health(api: ApiMetrics, found: list[Insight], critical_issues: int) -> Health:
+def health(api: ApiMetrics, found: list[Insight], critical_issues: int,
+           alerts: AlertSummary | None = None) -> Health:
     """The overall state and its reasons.
 
-    ``critical``: a critical insight (saturated hosts included) or a critical error issue; ``warning``:
-    a warning insight or availability below the SLA target; else ``ok``.
+    ``critical``: a critical insight (saturated hosts included), a critical error issue or a firing alert
+    with ``severity`` critical (or page); ``warning``: a warning insight, another firing alert or
+    availability below the SLA target; else ``ok``.
     """
+    firing = [a for a in (alerts.active if alerts else []) if a.state == "firing"]
     critical = [i.title for i in found if i.severity == "critical"]
+    critical += [f"alert {a.name} firing" for a in firing if a.severity in ("critical", "page")]
     if critical_issues:
         critical.append(f"{critical_issues} critical error issue(s)")
     warnings = [i.title for i in found if i.severity == "warning"]
+    warnings += [f"alert {a.name} firing" for a in firing if a.severity not in ("critical", "page")]
     if api.totals.requests and not api.meets_sla:
         warnings.append(f"availability {api.availability_percent:.2f}% is below the {api.sla_target_percent}% target")
     if critical:
@@ -68,8 +73,11 @@ def health(api: ApiMetrics, found: list[Insight], critical_issues: int) -> Healt
 
 def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepository | None,
               settings: DashboardSettings, service: str | None = None,
-              environment: str | None = None) -> Dashboard:
+              environment: str | None = None, alerts: AlertSummary | None = None) -> Dashboard:
     """The overview document of ``window`` (``service``/``environment`` filter every span-derived part).
+
+    ``alerts`` are the evaluator's active alerts (None: no evaluator in this process); with ``service``,
+    only alerts whose ``service_name`` label is that service.
 
     Independent parts run concurrently on the reader's handle pool (:data:`WORKERS` at a time).
     """
@@ -98,11 +106,14 @@ def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepositor
         found = insights.ordered(f_insights.result().insights + saturated_hosts(hosts))
     if service:
         services = [s for s in services if s.service == service]
+    if alerts is not None and service:
+        alerts = AlertSummary(alerts.evaluating, [a for a in alerts.active if a.labels.get("service_name") == service])
+    alerts = alerts or AlertSummary(evaluating=False, active=[])
     return Dashboard(
         start_unix_nano=window.start_ns, end_unix_nano=window.end_ns, step_s=window.step_s,
-        health=health(api, found, len(crit.issues)), api=api, services=services,
+        health=health(api, found, len(crit.issues), alerts), api=api, services=services,
         database=DatabaseSummary(totals=db.totals, databases=db.databases, slow_queries=slow.queries),
         errors=ErrorSummary(occurrences=err.occurrences, failed_requests=err.failed_requests,
                             error_rate=err.error_rate, series=err.series, top_issues=err.top_issues,
                             critical=crit.issues),
-        hosts=hosts, alerts=AlertSummary(evaluating=False, active=[]), insights=found[:TOP])
+        hosts=hosts, alerts=alerts, insights=found[:TOP])

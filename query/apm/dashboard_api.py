@@ -2,11 +2,13 @@
 
 Dependencies: ``reader``, ``freshness`` and ``metadata`` (error issues) from the app, ``window``, and each
 feature's settings (``api_settings``, ``database_settings``, ``system_settings``, ``insight_settings``,
-``error_settings``) from the composition root, defaults without them.
+``error_settings``) from the composition root, defaults without them; ``active_alerts`` (a callable giving
+the evaluator's :class:`~query.apm.dashboard_models.AlertSummary`) when the alerts module runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from litestar import Controller, Response, get
@@ -15,7 +17,7 @@ from litestar.params import Dependency
 from contracts.metadata import MetadataStore
 from contracts.signals import Signal
 from query.apm import dashboard
-from query.apm.dashboard_models import Dashboard
+from query.apm.dashboard_models import AlertSummary, Dashboard
 from query.apm.database_models import DatabaseSettings
 from query.apm.errors_models import ErrorSettings
 from query.apm.insights_models import InsightSettings
@@ -27,6 +29,7 @@ from query.models import ReadMeta
 from query.openapi import FRESHNESS_HEADER, RESPONSES
 
 Metadata = Annotated[MetadataStore | None, Dependency(skip_validation=True)]
+Alerts = Annotated[Callable[[], AlertSummary] | None, Dependency(skip_validation=True)]
 Api = Annotated[ApiSettings, Dependency(skip_validation=True)]
 Db = Annotated[DatabaseSettings, Dependency(skip_validation=True)]
 Sys = Annotated[SystemSettings, Dependency(skip_validation=True)]
@@ -47,9 +50,10 @@ class DashboardController(Controller):
     def overview(self, reader: Reader, meta: ReadMeta, window: ApmWindow, metadata: Metadata,
                  api_settings: Api = D.api, database_settings: Db = D.database, system_settings: Sys = D.system,
                  insight_settings: Ins = D.insights, error_settings: Err = D.errors, service: Service = None,
-                 environment: Environment = None) -> Response[Dashboard]:
+                 environment: Environment = None, active_alerts: Alerts = None) -> Response[Dashboard]:
         """Health, API RED, services, database, errors, hosts, active alerts and the top insights."""
         settings = dashboard.DashboardSettings(api_settings, database_settings, system_settings, insight_settings,
                                                error_settings)
         issues = metadata.issues if metadata is not None else None
-        return answer(dashboard.dashboard(reader, window, issues, settings, service, environment), meta)
+        alerts = active_alerts() if active_alerts is not None else None
+        return answer(dashboard.dashboard(reader, window, issues, settings, service, environment, alerts), meta)

@@ -110,6 +110,11 @@ def test_pending_then_firing_after_for_with_templated_annotations(served: tuple[
     rules = api(v, "/api/v1/rules")["data"]["groups"][0]["rules"]
     assert [(r["type"], r["health"]) for r in rules] == [("alerting", "ok"), ("recording", "ok")]
     assert rules[0]["state"] == "firing" and rules[0]["duration"] == 2.0
+    overview = api(v, f"/api/dashboard?service={svc}")
+    assert overview["alerts"]["evaluating"] is True
+    assert [(a["name"], a["state"], a["severity"]) for a in overview["alerts"]["active"]] == [
+        ("ManyRequests", "firing", "warning")]
+    assert "alert ManyRequests firing" in overview["health"]["reasons"]
     recorded = api(v, "/api/v1/query?query=e2e:requests")["data"]["result"]  # this process's recording rule
     assert [(r["metric"], r["value"][1]) for r in recorded] == [({"__name__": "e2e:requests"}, "3")]
 

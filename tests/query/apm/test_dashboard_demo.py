@@ -40,7 +40,8 @@ def test_dashboard_parts_equal_their_endpoints(demo: DemoData) -> None:
     # the overview leaves out the pattern rules over raw spans (N+1, DB-dominated endpoints)
     rollup_rules = [i for i in found if i["kind"] not in ("n_plus_one", "db_dominated")]
     assert [i["id"] for i in doc["insights"]] == [i["id"] for i in rollup_rules[:5]]
-    assert doc["alerts"] == {"evaluating": False, "active": []}
+    # the evaluator runs (this Vigil leads) with no rule files: nothing active
+    assert doc["alerts"] == {"evaluating": True, "active": []}
     # the demo declines payments: their new error issues are critical, and health says so
     assert critical["issues"] and doc["health"]["status"] == "critical"
     assert any("critical error issue" in r for r in doc["health"]["reasons"])
