@@ -28,6 +28,7 @@ from vigil.agentcmd import add_agent_parser, run_agent_command
 from vigil.config import DEFAULTS, DURATION_FIELDS, Config, ConfigError, load
 from vigil.demo import add_demo_parser, run_demo_command
 from vigil.rulescmd import add_rules_parser, run_rules_command
+from vigil.silencecmd import add_silence_parser, run_silence_command
 from vigil.tokencmd import add_token_parser, run_token_command
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     add_demo_parser(sub)
     add_token_parser(sub)
     add_rules_parser(sub)
+    add_silence_parser(sub)
     return p
 
 
@@ -87,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_agent_command(args)
     if args.command == "rules":
         return run_rules_command(args)
-    if args.command == "token":
+    if args.command in ("token", "silence"):  # metadata-store commands
         setup_logging("WARNING")
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        return run_token_command(args)
+        return run_token_command(args) if args.command == "token" else run_silence_command(args)
     if args.command == "demo":
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         return run_demo_command(args)

@@ -60,19 +60,29 @@ def _list(store: Any) -> None:
               f"{when(t.last_used_at):19}  {when(t.revoked_at)}")
 
 
-def run_token_command(args: argparse.Namespace) -> int:
-    """Run ``vigil token …``; return its exit code."""
+def open_metadata(args: argparse.Namespace, command: str) -> Any:
+    """The opened metadata component of ``--config``/``--data-dir``/``--postgres-url``, or an exit code.
+
+    When the store cannot be opened the user is told why (``vigil <command>: …``).
+    """
     from vigil.config import ConfigError
 
-    actor = f"cli:{getpass.getuser()}"
     try:
-        component = _open(args)
+        return _open(args)
     except ConfigError as exc:
-        print("vigil token: invalid configuration: " + "; ".join(exc.problems), file=sys.stderr)
+        print(f"vigil {command}: invalid configuration: " + "; ".join(exc.problems), file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - one line for the user
-        print(f"vigil token: cannot open the metadata store: {exc}", file=sys.stderr)
+        print(f"vigil {command}: cannot open the metadata store: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def run_token_command(args: argparse.Namespace) -> int:
+    """Run ``vigil token …``; return its exit code."""
+    actor = f"cli:{getpass.getuser()}"
+    component = open_metadata(args, "token")
+    if isinstance(component, int):
+        return component
     try:
         store = component.store
         if args.token_command == "create":
