@@ -132,8 +132,11 @@ def test_full_disk_is_a_retryable_outage_and_ingest_recovers(outage_dirs: Outage
                 for _ in range(PROBES):
                     during.append(probe("http", client, export))
                     during.append(probe("grpc", client, export))
+                # a server whose writes all fail must say so, so a load balancer stops sending to it; ingest
+                # says so once a flush has failed (on a loaded machine that can take a few seconds)
+                wait_until(lambda: health(server).json()["components"]["ingest"]["status"] == "error", timeout=30,
+                           what="ingest health to report the failing writes")
                 h = health(server)
-                # a server whose writes all fail must say so, so a load balancer stops sending to it
                 assert h.status_code == 503 and h.json()["status"] == "degraded", h.text[:300]
                 assert h.json()["components"]["ingest"]["status"] == "error", h.text[:300]
                 health_during = h.json()
