@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.tokencmd import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, open_metadata
+from vigil.tokencmd import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_store_options, open_metadata
 
 
 def add_silence_parser(sub: Any) -> None:
@@ -34,10 +34,7 @@ def add_silence_parser(sub: Any) -> None:
     lst.add_argument("--all", action="store_true", help="include expired silences")
     expire = actions.add_parser("expire", help="end a silence now")
     expire.add_argument("silence_id", metavar="ID")
-    for parser in actions.choices.values():
-        parser.add_argument("--config", metavar="FILE", help="Vigil's YAML configuration file")
-        parser.add_argument("--data-dir", help="Vigil's data directory (embedded PostgreSQL under <data-dir>/pg)")
-        parser.add_argument("--postgres-url", help="an external metadata store instead")
+    add_store_options(actions)
 
 
 def _when(ms: int) -> str:

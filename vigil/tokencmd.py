@@ -33,6 +33,11 @@ def add_token_parser(sub: Any) -> None:
     actions.add_parser("list", help="every token: id, name, role, hint, created, last used, revoked")
     revoke = actions.add_parser("revoke", help="revoke a token by name or id")
     revoke.add_argument("ref", metavar="NAME|ID")
+    add_store_options(actions)
+
+
+def add_store_options(actions: Any) -> None:
+    """``--config``, ``--data-dir`` and ``--postgres-url`` on every subcommand of ``actions``."""
     for parser in actions.choices.values():
         parser.add_argument("--config", metavar="FILE", help="Vigil's YAML configuration file")
         parser.add_argument("--data-dir", help="Vigil's data directory (embedded PostgreSQL under <data-dir>/pg)")

@@ -133,42 +133,32 @@ def read_kind(reader: TelemetryReader, kind: str, where: str, params: dict[str, 
             out.append((labels_of({**base, NAME: base_name + "_bucket", "le": "+Inf"}), t,
                         points["count"][lo:hi].astype(np.float64), delta))
     if kind == "histogram" and any(n.endswith("_bucket") for n in wanted):
-        out.extend(_bucket_pieces(reader.columns(_buckets_sql(where), params), streams, wanted))
+        out.extend(_sub_pieces(reader.columns(_buckets_sql(where), params), streams, wanted, "_bucket", "i", "le"))
     if kind == "summary" and any(n == s[0] for s in streams.values() for n in wanted):
-        out.extend(_quantile_pieces(reader.columns(_quantiles_sql(where), params), streams, wanted))
+        out.extend(_sub_pieces(reader.columns(_quantiles_sql(where), params), streams, wanted, "", "q", "quantile"))
     return out
 
 
-def _bucket_pieces(arr: npt.NDArray[Any], streams: dict[int, tuple[str, dict[str, str], bool, list[float]]],
-                   wanted: set[str]) -> list[Piece]:
+def _sub_pieces(arr: npt.NDArray[Any], streams: dict[int, tuple[str, dict[str, str], bool, list[float]]],
+                wanted: set[str], suffix: str, key: str, label: str) -> list[Piece]:
+    """Pieces of a per-(stream, ``key``) read.
+
+    ``_bucket`` series by bucket index ``i`` (label ``le``, the stream's delta flag), or summary series by
+    quantile ``q`` (label ``quantile``, never delta).
+    """
     out: list[Piece] = []
     for sid, lo, hi in _segments(arr["sid"]) if arr.size else []:
         stream = streams.get(int(sid))
-        if stream is None or stream[0] + "_bucket" not in wanted:
+        if stream is None or stream[0] + suffix not in wanted:
             continue
         base_name, base, delta, bounds = stream
         part = arr[lo:hi]
-        for i, a, b in _segments(part["i"]):
-            le = on.format_float(bounds[int(i) - 1])
-            out.append((labels_of({**base, NAME: base_name + "_bucket", "le": le}),
-                        np.ascontiguousarray(part["t"][a:b], dtype=np.int64), part["c"][a:b].astype(np.float64),
-                        delta))
-    return out
-
-
-def _quantile_pieces(arr: npt.NDArray[Any], streams: dict[int, tuple[str, dict[str, str], bool, list[float]]],
-                     wanted: set[str]) -> list[Piece]:
-    out: list[Piece] = []
-    for sid, lo, hi in _segments(arr["sid"]) if arr.size else []:
-        stream = streams.get(int(sid))
-        if stream is None or stream[0] not in wanted:
-            continue
-        base_name, base, _, _ = stream
-        part = arr[lo:hi]
-        for q, a, b in _segments(part["q"]):
-            out.append((labels_of({**base, NAME: base_name, "quantile": on.format_float(float(q))}),
-                        np.ascontiguousarray(part["t"][a:b], dtype=np.int64), part["v"][a:b].astype(np.float64),
-                        False))
+        values = part["c"] if key == "i" else part["v"]
+        for k, a, b in _segments(part[key]):
+            text = on.format_float(bounds[int(k) - 1] if key == "i" else float(k))
+            out.append((labels_of({**base, NAME: base_name + suffix, label: text}),
+                        np.ascontiguousarray(part["t"][a:b], dtype=np.int64), values[a:b].astype(np.float64),
+                        delta and key == "i"))
     return out
 
 
