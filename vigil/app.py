@@ -217,6 +217,7 @@ class Vigil:
             # not on Windows' loop, nor off the main thread (tests drive run() there): then the caller stops us
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
+        # SIGHUP reloads the rule files; Windows has no SIGHUP (AttributeError): reload over the API there
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 

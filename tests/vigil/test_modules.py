@@ -20,6 +20,8 @@ def test_every_role_starts_dependencies_first() -> None:
 def test_roles_run_what_the_docs_say() -> None:
     assert "ingest" not in start_order("query") and "otlp_http" not in start_order("query")
     assert start_order("all")[-1] == "api"
+    assert start_order("all").index("alerts") < start_order("all").index("api")  # the API mounts its routes
+    assert start_order("alerts") == ["self_telemetry", "metadata", "columnar", "alerts"]  # the evaluator only
     with pytest.raises(ValueError, match="unknown role"):
         start_order("bogus")
 

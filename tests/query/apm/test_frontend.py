@@ -87,3 +87,9 @@ def test_pages_link_the_slowest_load_to_its_trace(vigil: VigilProcess, service: 
     assert doc["pages"][1]["slowest"]["trace_id"] == ""  # no traceparent on that page
     resp = httpx.get(f"{vigil.api}/api/metrics/frontend/pages", params={"sort": "speed"}, timeout=30)
     assert resp.status_code == 400 and "sort" in resp.text
+
+
+def test_browser_errors_are_counted_by_error_tracking(vigil: VigilProcess, service: str) -> None:
+    doc = get(vigil, "/api/metrics/errors", service=service)
+    assert doc["occurrences"] == 1, doc
+    assert [(i["type"], i["message"]) for i in doc["top_issues"]] == [("TypeError", "boom")]
