@@ -10,7 +10,8 @@ Vigil extensions (Alertmanager itself rejects these only as unknown fields):
 * top level ``vigil: {escalation_policies: {NAME: [{after: DURATION, receivers: [RECEIVER, ...]}]}}``
   -- each step's receivers must be defined; ``after`` is a duration since the group first fired;
 * per route ``vigil_escalation: NAME`` -- inherited by child routes, must name a defined policy;
-* per webhook config ``vigil_hmac_secret`` / ``vigil_hmac_secret_file`` (mutually exclusive): the body
+* per webhook config ``vigil_headers`` (extra request headers) and ``vigil_hmac_secret`` /
+  ``vigil_hmac_secret_file`` (mutually exclusive): the body
   is signed with HMAC-SHA256.
 
 Receiver types other than email/slack/webhook (pagerduty, opsgenie, ...) are loaded (their keys are not
@@ -55,7 +56,7 @@ _SLACK = {"send_resolved": bool, "api_url": str, "api_url_file": str, "channel":
           "icon_url": str, "image_url": str, "thumb_url": str, "link_names": bool, "mrkdwn_in": list,
           "actions": list, "http_config": dict}
 _WEBHOOK = {"send_resolved": bool, "url": str, "url_file": str, "max_alerts": int, "http_config": dict,
-            "vigil_hmac_secret": str, "vigil_hmac_secret_file": str}
+            "vigil_hmac_secret": str, "vigil_hmac_secret_file": str, "vigil_headers": dict[str, str]}
 _OTHER = ("pagerduty_configs", "opsgenie_configs", "wechat_configs", "pushover_configs",
           "victorops_configs", "sns_configs", "telegram_configs", "webex_configs", "discord_configs")
 _RULE = {"source_matchers": list[str], "target_matchers": list[str], "equal": list[str],

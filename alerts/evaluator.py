@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.fingerprint import fingerprint
-from alerts.ruleeval import INACTIVE, ActiveAlert, GroupState, RuleState, StoreAppender, eval_group
+from alerts.ruleeval import FIRING, INACTIVE, ActiveAlert, GroupState, RuleState, StoreAppender, eval_group
 from alerts.rulefile import Rule, RuleGroup
 from contracts.alerting import AlertingRepository, Transition
 from contracts.events import EventBus, Topic
+from contracts.notify import AlertInstance
 from query.promql.engine import Engine
 from query.promql.memstore import MemoryStore
 from query.promql.model import Labels, Matcher, SampleSource, Series
@@ -194,6 +195,24 @@ class RuleEvaluator:
         """Forget in-memory state; the next evaluation of each group reads it back (after a leader change)."""
         for status in self.groups.values():
             status.loaded = False
+
+    def ready(self) -> bool:
+        """Whether every group's state is loaded (so the alerts it holds are the whole truth)."""
+        return all(s.loaded for s in self.groups.values())
+
+    def notifiable(self) -> list[AlertInstance]:
+        """The alerts to hand to the dispatcher: firing ones, and resolved ones (that had fired) still kept."""
+        out: list[AlertInstance] = []
+        for status in self.groups.values():
+            for st in status.state.rules:
+                for a in st.alerts.values():
+                    if a.state == FIRING:
+                        out.append(AlertInstance("firing", dict(a.labels), dict(a.annotations),
+                                                 (a.fired_at_ms or a.active_at_ms) / 1000, 0.0, fingerprint(a.labels)))
+                    elif a.state == INACTIVE and a.resolved_at_ms is not None and a.fired_at_ms is not None:
+                        out.append(AlertInstance("resolved", dict(a.labels), dict(a.annotations),
+                                                 a.fired_at_ms / 1000, a.resolved_at_ms / 1000, fingerprint(a.labels)))
+        return out
 
     def evaluate(self, key: str, t_ms: int) -> list[Transition]:
         """Evaluate group ``key`` at ``t_ms``; save its state and history; return the transitions."""

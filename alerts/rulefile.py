@@ -10,6 +10,9 @@ rules`` 2.42 checks:
   is kept); ``record`` a valid metric name; ``for`` / ``keep_firing_for`` / ``annotations`` only on
   alerting rules; label names valid and not ``__name__``; annotation names valid; durations valid.
 
+A rule with ``condition`` and none of ``record`` / ``alert`` / ``expr`` is Vigil's short form
+(``name`` + ``condition: "cpu_usage > 80"``), compiled to an alerting rule by :mod:`alerts.shortform`.
+
 Not checked yet: the Go-template syntax of labels and annotations beyond balanced ``{{ }}``
 (promtool parses them with Go's text/template). A file with problems yields no groups.
 """
@@ -92,6 +95,10 @@ def _strings(node: Node | None, what: str, name_re: re.Pattern[str], ctx: str, p
 
 
 def _rule(node: Node, group: str, index: int, problems: list[str]) -> Rule | None:
+    if isinstance(node.value, dict) and "condition" in node.value and not {"alert", "record", "expr"} & set(node.value):
+        from alerts.shortform import short_rule  # the short form (``name`` + ``condition``); imports this module
+
+        return short_rule(node, group, index, problems)
     keys = check_mapping(node, RULE_KEYS, problems)
     record, alert = keys.get("record"), keys.get("alert")
     name_node = record or alert

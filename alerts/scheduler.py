@@ -12,7 +12,11 @@ a :class:`~alerts.evaluator.RuleEvaluator`:
   timers and firing alerts without re-notifying (the notification log is in the repository too).
 * **Reload** — :meth:`AlertScheduler.request_reload` (SIGHUP, ``POST /api/rules/reload``) and a poll of
   the files every ``poll_s``; an invalid set is refused and the last good one keeps running.
-* ``after_evaluation(key, t_ms)`` is called after each evaluation (the notifier hooks in there).
+* **Notifications** — with a :class:`~alerts.notify_config.NotifyConfigFile`, a
+  :class:`~alerts.dispatcher.Dispatcher` is given the evaluator's alerts on every tick of the leader, once
+  every group's state is loaded (so a new leader never mistakes unloaded state for resolved alerts). The
+  file reloads with the rules; an invalid edit keeps the last good configuration.
+* ``after_evaluation(key, t_ms)`` is called after each evaluation.
 
 Evaluations run in a worker thread (the store blocks). A failing evaluation is logged, counted and
 shown in :meth:`health`; the loop goes on.
@@ -28,7 +32,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from alerts.dispatcher import Dispatcher
 from alerts.evaluator import RuleEvaluator
+from alerts.notifiers.delivery import RetryPolicy
+from alerts.notify_config import NotifyConfigFile
 from alerts.rules_dir import RuleSet
 
 log = logging.getLogger("vigil.alerts")
@@ -65,9 +72,12 @@ class AlertScheduler:
 
     def __init__(self, evaluator: RuleEvaluator, rules: RuleSet, lease: Lease | None = None, poll_s: float = 5.0,
                  clock: Callable[[], float] = time.time,
-                 after_evaluation: Callable[[str, int], None] | None = None) -> None:
+                 after_evaluation: Callable[[str, int], None] | None = None,
+                 notify: NotifyConfigFile | None = None, retry: RetryPolicy | None = None) -> None:
         """Configure; nothing runs before :meth:`start`."""
         self.evaluator, self.rules, self.lease = evaluator, rules, lease
+        self.notify, self.retry = notify, retry
+        self.dispatcher: Dispatcher | None = None
         self.poll_s, self.clock, self.after_evaluation = poll_s, clock, after_evaluation
         self.leader = False
         self.evaluations = self.failures = 0
@@ -85,7 +95,14 @@ class AlertScheduler:
         ok = self.rules.reload()
         if ok:
             self.evaluator.load(self.rules.groups)
-        return ok
+        if self.notify is not None and self.notify.reload():
+            assert self.notify.config is not None
+            if self.dispatcher is None:
+                self.dispatcher = Dispatcher(self.notify.config, self.evaluator.repo, self.evaluator.external_url,
+                                             self.retry, self.clock)
+            else:
+                self.dispatcher.set_config(self.notify.config)
+        return ok and not (self.notify is not None and self.notify.problems)
 
     async def start(self) -> None:
         """Load the rules (an invalid set leaves none in force, with its problems reported) and start."""
@@ -100,6 +117,8 @@ class AlertScheduler:
             log.info("alert evaluator: leading (state reloaded from the metadata store)")
             self.evaluator.reload_state()
             self._done.clear()
+            if self.dispatcher is not None:  # aggregation groups restart; the notification log prevents repeats
+                self.dispatcher.groups.clear()
         elif not held and self.leader:
             log.warning("alert evaluator: lost the lease; standing by")
         self.leader = held
@@ -111,7 +130,7 @@ class AlertScheduler:
             now = self.clock()
             if self._reload.is_set() or now >= next_poll:
                 next_poll = now + self.poll_s
-                if self._reload.is_set() or await asyncio.to_thread(self.rules.changed):
+                if self._reload.is_set() or await asyncio.to_thread(self._changed):
                     self._reload.clear()
                     await asyncio.to_thread(self.reload_now)
             if now >= next_lease:
@@ -119,7 +138,12 @@ class AlertScheduler:
                 await self._lead()
             if self.leader:
                 await self._evaluate_due(int(now * 1000))
+                if self.dispatcher is not None and self.evaluator.ready():
+                    await self.dispatcher.tick(self.evaluator.notifiable(), int(self.clock() * 1000))
             await asyncio.sleep(0.5)
+
+    def _changed(self) -> bool:
+        return self.rules.changed() or (self.notify is not None and self.notify.changed())
 
     async def _evaluate_due(self, now_ms: int) -> None:
         for key, status in list(self.evaluator.groups.items()):
@@ -149,6 +173,8 @@ class AlertScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         if self.lease is not None:
             await asyncio.to_thread(self.lease.release)
         self.leader = False
@@ -157,9 +183,13 @@ class AlertScheduler:
         """``error`` while evaluations fail (the store); refused rule files are reported, not an error.
 
         A bad edit of a rule file must not take the whole process out of a load balancer's rotation: the
-        previous rules keep running and ``rule_file_problems`` (and ``/api/rules``) say what is wrong.
+        previous rules keep running and ``rule_file_problems`` (and ``/api/rules``) say what is wrong; the same
+        for the alerting configuration (``alerting_config_problems``).
         """
-        problems = self.rules.problems
+        d = self.dispatcher
         return {"status": "error" if self.last_error else "ok", "leader": self.leader,
                 "groups": len(self.evaluator.groups), "evaluations": self.evaluations, "failures": self.failures,
-                "rule_file_problems": problems[:20], "last_error": self.last_error}
+                "notifications_sent": d.sent if d else 0, "notifications_failed": d.failed if d else 0,
+                "rule_file_problems": self.rules.problems[:20],
+                "alerting_config_problems": self.notify.problems[:20] if self.notify is not None else [],
+                "last_error": self.last_error}

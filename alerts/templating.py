@@ -218,7 +218,7 @@ class _State:
                 raise _ExecError(node, f"{name} is not a method but has arguments")
             return recv.get(name, None if isinstance(recv, ArgsMap) else "")
         attrs = {"Labels": "labels", "Value": "value"} if isinstance(recv, Sample) else \
-            _FIELDS if isinstance(recv, AlertData) else {}
+            _FIELDS if isinstance(recv, AlertData) else getattr(type(recv), "go_fields", {})
         if name in attrs:
             if has_args:
                 raise _ExecError(node, f"{name} has arguments but cannot be invoked as function")
@@ -342,15 +342,18 @@ def expand(text: str, *, labels: Mapping[str, str], value: float, external_label
         TemplateError: on a parse or execution error, with Expand()'s message (``error parsing template
             NAME: ...`` / ``error executing template NAME: ...``), or when ``query`` is called but is None.
     """
-    full = PREAMBLE + text
     funcs = _funcs(query, external_url, nil_url_funcs)
+    data = AlertData(dict(labels), dict(external_labels or {}), external_url, float(value))
+    return _execute(PREAMBLE + text, name, funcs, data)
+
+
+def _execute(full: str, name: str, funcs: dict[str, Any], data: Any) -> str:
     try:
         nodes, defines = parse(full, name, funcs)
     except TemplateError as exc:
         raise TemplateError(f"error parsing template {name}: {exc}") from None
     except RecursionError:
         raise TemplateError(f"error parsing template {name}: template nested too deeply") from None
-    data = AlertData(dict(labels), dict(external_labels or {}), external_url, float(value))
     st = _State(full, name, funcs, defines)
     st.vars.append(("$", data))
     try:
@@ -362,6 +365,14 @@ def expand(text: str, *, labels: Mapping[str, str], value: float, external_label
     except RecursionError:
         raise TemplateError(f"error executing template {name}: template nested too deeply") from None
     return "".join(st.out)
+
+
+def render(text: str, data: Any, *, name: str = "notification", external_url: str = "") -> str:
+    """Execute Go template ``text`` with ``.`` = ``data``, without the alert preamble; raises like :func:`expand`.
+
+    ``data``: dicts, lists, scalars, or objects whose class maps Go field names to attributes in ``go_fields``.
+    """
+    return _execute(text, name, _funcs(None, external_url, False), data)
 
 
 def check(text: str, *, name: str = "__alert_x") -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from alerts.api import AlertingController, alert_summary
 from alerts.evaluator import RuleEvaluator, Union
+from alerts.notify_config import NotifyConfigFile
 from alerts.rules_dir import RuleSet
 from alerts.scheduler import AlertScheduler
 from contracts.events import InProcessEventBus
@@ -157,7 +158,8 @@ class Vigil:
                                   default_interval_ms=int(cfg.evaluation_interval_s * 1000),
                                   external_url=cfg.external_url)
         rules = RuleSet(Path(cfg.rules) if cfg.rules else None)
-        return AlertScheduler(evaluator, rules, AdvisoryLease(store.url))
+        notify = NotifyConfigFile(Path(cfg.alerting_config)) if cfg.alerting_config else None
+        return AlertScheduler(evaluator, rules, AdvisoryLease(store.url), notify=notify)
 
     def api_dependencies(self, built: dict[str, Component]) -> dict[str, Any]:
         """Settings and services the API's feature controllers receive by name (one entry per feature)."""

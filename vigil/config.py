@@ -136,6 +136,9 @@ class Config:
     evaluation_interval_s: float = _s(60.0, "rule groups' evaluation interval when a group sets none (seconds or "
                                       "e.g. 30s)", "alerts")
     external_url: str = _s("", "the URL alerts link back to ($externalURL in templates, generatorURL)", "alerts")
+    alerting_config: str = _s("", "notification routing and receivers: an Alertmanager configuration file (plus "
+                              "Vigil's escalation and signing keys), reloaded with the rules ('' = no "
+                              "notifications)", "alerts")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -305,6 +308,13 @@ def _file_problems(cfg: Config) -> list[str]:
         load_redaction(cfg.redaction_file)
     except (OSError, ValueError) as exc:
         problems += [f"redaction: {p}" for p in getattr(exc, "problems", [str(exc)])]
+    if cfg.alerting_config:
+        from alerts.amconfig import load_amconfig
+
+        try:
+            load_amconfig(cfg.alerting_config)
+        except (OSError, ValueError) as exc:
+            problems += [f"alerting config: {p}" for p in getattr(exc, "problems", [str(exc)])]
     return problems
 
 

@@ -1,0 +1,1 @@
+"""Notification channels (email, Slack, webhook) and the payloads they share."""
