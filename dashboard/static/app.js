@@ -1,36 +1,23 @@
-// Renders /api/services into the table (its `meta` says whether all acknowledged data was visible).
-// An empty store shows how to send data (the OTLP endpoint comes from /api/health).
-// Telemetry is attacker-controlled: only textContent is used.
-async function showEmptyState() {
+// The first-run hint: when the store is empty, the overview shows how to send data.
+// The OTLP endpoint comes from /api/health (components.otlp.http_endpoint); without it the
+// hint falls back to this host's port 4318. Kept at /app.js (the first-run check reads it).
+// Telemetry and server answers are only ever written with textContent.
+
+/** Show the #empty section with the export line for the OTLP/HTTP endpoint. */
+export async function showEmptyState(signal) {
   const hint = document.getElementById("empty");
+  if (!hint) return;
   let endpoint = "http://" + location.hostname + ":4318";
   try {
-    const health = await (await fetch("/api/health")).json();
-    endpoint = (health.components.otlp || {}).http_endpoint || endpoint;
+    const health = await (await fetch("/api/health", { signal })).json();
+    endpoint = ((health.components || {}).otlp || {}).http_endpoint || endpoint;
   } catch (e) { /* keep the default port */ }
-  hint.querySelector("code").textContent = "export OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint;
+  hint.querySelector("pre code").textContent = "export OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint;
   hint.hidden = false;
 }
 
-async function load() {
-  const body = document.getElementById("services");
-  const resp = await fetch("/api/services?range=1h");
-  const data = await resp.json();
-  body.replaceChildren();
-  for (const s of data.services) {
-    const tr = document.createElement("tr");
-    for (const v of [s.name, s.span_count, s.error_count, (s.p95_duration_ns / 1e6).toFixed(1)]) {
-      const td = document.createElement("td");
-      td.textContent = String(v);
-      tr.appendChild(td);
-    }
-    body.appendChild(tr);
-  }
-  if (data.services.length === 0) {
-    await showEmptyState();
-  } else {
-    document.getElementById("empty").hidden = true;
-  }
+/** Hide the hint again (data arrived, or another page is shown). */
+export function hideEmptyState() {
+  const hint = document.getElementById("empty");
+  if (hint) hint.hidden = true;
 }
-load();
-setInterval(load, 5000);
