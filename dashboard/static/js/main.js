@@ -11,6 +11,15 @@ import * as overview from "./pages/overview.js";
 import * as traces from "./pages/traces.js";
 import * as trace from "./pages/trace.js";
 import * as notFound from "./pages/notfound.js";
+import { PAGES as PAGES_A } from "./pages/group_a.js";
+import { PAGES as PAGES_B } from "./pages/group_b.js";
+import { PAGES as PAGES_C } from "./pages/group_c.js";
+
+// Every page beyond the built-in three: {name, label, page, detail?} from three registries (one per
+// area of the dashboard). `#/<name>` mounts `page`; `#/<name>/<id>` mounts `detail` when it has one.
+// The nav shows them in NAV_ORDER.
+const EXTRA = [...PAGES_A, ...PAGES_B, ...PAGES_C];
+const NAV_ORDER = ["overview", "services", "endpoints", "traces", "logs", "errors", "database", "frontend", "system", "alerts"];
 
 export const RANGES = ["15m", "1h", "6h", "24h", "7d"];
 const REFRESH = { off: 0, "10s": 10000, "30s": 30000 };
@@ -84,7 +93,20 @@ function pick(path) {
   if (path.length === 0) return { key: "overview", page: overview, nav: "overview" };
   if (path[0] === "traces" && path.length === 1) return { key: "traces", page: traces, nav: "traces" };
   if (path[0] === "traces" && path.length === 2) return { key: "trace:" + path[1], page: trace, nav: "traces" };
+  const extra = EXTRA.find((p) => p.name === path[0]);
+  if (extra && path.length === 1) return { key: extra.name, page: extra.page, nav: extra.name };
+  if (extra && extra.detail && path.length === 2) {
+    return { key: extra.name + ":" + path[1], page: extra.detail, nav: extra.name };
+  }
   return { key: "404:" + path.join("/"), page: notFound, nav: null };
+}
+
+function buildNav() {
+  const list = nav.querySelector("ul");
+  const links = [{ name: "overview", label: "Overview" }, { name: "traces", label: "Traces" }, ...EXTRA];
+  links.sort((a, b) => NAV_ORDER.indexOf(a.name) - NAV_ORDER.indexOf(b.name));
+  replace(list, ...links.map((p) => h("li", null,
+    h("a", { href: p.name === "overview" ? "#/" : "#/" + p.name, "data-page": p.name }, p.label))));
 }
 
 function markNav(active) {
@@ -208,5 +230,6 @@ rangeSelect.addEventListener("change", () => setParams({ range: rangeSelect.valu
 refreshSelect.addEventListener("change", () => setParams({ refresh: refreshSelect.value === "off" ? null : refreshSelect.value }));
 
 applyTheme(preferredTheme());
+buildNav();
 window.addEventListener("hashchange", route);
 route();
