@@ -6,7 +6,8 @@ Vigil's endpoints (JSON):
   plus the problems of refused rule files; ``POST /api/rules/reload`` reloads the files (400 with the
   problems when the new set is refused — the previous one keeps running).
 * ``GET /api/alerts`` — active (pending, firing) alerts: state, value, since, labels, annotations,
-  fingerprint and acknowledgement; ``GET /api/alerts/history?fingerprint=&limit=`` — transitions.
+  fingerprint and acknowledgement; ``GET /api/alerts/history?fingerprint=&limit=`` — transitions;
+  ``GET /api/alerts/deliveries?receiver=&limit=`` — the notification delivery log, one row per attempt.
 * ``POST /api/alerts/acknowledge`` ``{"fingerprint", "comment"?, "expires_in_s"?}`` — who is the caller's
   token (audited); stops repeats and escalation until the alert resolves or the ack expires.
 * ``GET /api/silences``, ``POST /api/silences`` (Alertmanager API v2's silence body: ``matchers`` of
@@ -183,6 +184,15 @@ class AlertingController(Controller):
         return {"transitions": [{"group": t.group, "alertname": t.rule, "fingerprint": t.fingerprint,
                                  "labels": t.labels, "from": t.from_state, "to": t.to_state, "at_ms": t.at_ms,
                                  "value": t.value} for t in rows]}
+
+    @get("/api/alerts/deliveries", sync_to_thread=True, summary="Notification delivery log")
+    def deliveries(self, alerting: Scheduler, receiver: str = "",
+                   limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100) -> dict[str, Any]:
+        """Every attempt to deliver a notification, newest first: outcome ``ok``/``retry``/``failed``."""
+        rows = alerting.evaluator.repo.deliveries(limit, receiver)
+        return {"deliveries": [{"receiver": d.receiver, "integration": d.integration, "group_key": d.group_key,
+                                "attempt": d.attempt, "at_ms": d.at_ms, "duration_ms": round(d.duration_ms, 3),
+                                "outcome": d.outcome, "error": d.error} for d in rows]}
 
     @post("/api/alerts/acknowledge", sync_to_thread=True, summary="Acknowledge an alert", status_code=200)
     def acknowledge(self, request: Request[Any, Any, Any], alerting: Scheduler, audit: Auditor,

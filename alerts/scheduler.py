@@ -7,7 +7,8 @@ a :class:`~alerts.evaluator.RuleEvaluator`:
   offset is a stable hash of the group's key modulo ``i`` (as Prometheus spreads groups); a slot missed
   while busy or not leading is skipped, never replayed.
 * **One evaluator** — with a :class:`Lease` (a PostgreSQL advisory lock from the composition root) only
-  the holder evaluates; the others retry every :data:`LEASE_CHECK_S`. A process that gains the lease
+  the holder evaluates; the others retry every :data:`LEASE_CHECK_S`, or every shortest group interval when
+  that is shorter (so a killed leader is replaced within about one interval). A process that gains the lease
   reloads the groups' state from the repository first, so it continues the previous leader's ``for``
   timers and firing alerts without re-notifying (the notification log is in the repository too).
 * **Reload** — :meth:`AlertScheduler.request_reload` (SIGHUP, ``POST /api/rules/reload``) and a poll of
@@ -134,13 +135,17 @@ class AlertScheduler:
                     self._reload.clear()
                     await asyncio.to_thread(self.reload_now)
             if now >= next_lease:
-                next_lease = now + LEASE_CHECK_S
+                next_lease = now + self._lease_period()
                 await self._lead()
             if self.leader:
                 await self._evaluate_due(int(now * 1000))
                 if self.dispatcher is not None and self.evaluator.ready():
                     await self.dispatcher.tick(self.evaluator.notifiable(), int(self.clock() * 1000))
             await asyncio.sleep(0.5)
+
+    def _lease_period(self) -> float:
+        shortest = min((g.interval_ms for g in self.evaluator.groups.values()), default=60_000) / 1000
+        return max(0.5, min(LEASE_CHECK_S, shortest))
 
     def _changed(self) -> bool:
         return self.rules.changed() or (self.notify is not None and self.notify.changed())

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
+from tests.alerts.sinks import HttpSink
 from tests.pg import throwaway_database
 from tests.vigil_process import VigilProcess
 
@@ -162,8 +163,13 @@ def test_an_invalid_rule_file_is_refused_and_the_last_good_set_keeps_running(
 
 def test_two_evaluators_one_leader_and_a_hand_over_without_reset(tmp_path: Path) -> None:
     (tmp_path / "always.yml").write_text(ALWAYS)
+    hook = HttpSink()
+    (tmp_path / "am.yml").write_text(f"""route: {{receiver: hook, group_wait: 1s, repeat_interval: 4h}}
+receivers: [{{name: hook, webhook_configs: [{{url: "{hook.url('/hook')}"}}]}}]
+""")
     with throwaway_database() as url:
-        env = {"VIGIL_RULES": str(tmp_path / "always.yml"), "VIGIL_POSTGRES_URL": url, "VIGIL_HOST_METRICS": "false"}
+        env = {"VIGIL_RULES": str(tmp_path / "always.yml"), "VIGIL_POSTGRES_URL": url, "VIGIL_HOST_METRICS": "false",
+               "VIGIL_ALERTING_CONFIG": str(tmp_path / "am.yml")}
         a = VigilProcess(tmp_path / "a", env=env).start()
         b = VigilProcess(tmp_path / "b", env=env).start()
         try:
@@ -172,13 +178,18 @@ def test_two_evaluators_one_leader_and_a_hand_over_without_reset(tmp_path: Path)
             (leader,) = wait_for(lambda: leaders() if len(leaders()) == 1 else None)
             standby = b if leader is a else a
             wait_for(lambda: any(x["state"] == "firing" for x in api(leader, "/api/alerts")["alerts"]))
+            wait_for(lambda: hook.at("/hook"))
             leader.stop(signal.SIGKILL)
+            killed = time.monotonic()
             wait_for(lambda: api(standby, "/api/health")["components"]["alerts"]["leader"], timeout=20)
-            time.sleep(2)
+            assert time.monotonic() - killed < 5  # the standby retries the lease every group interval (1 s)
+            time.sleep(4)  # evaluations and notification flushes of the new leader
             alerts = api(standby, "/api/alerts")["alerts"]
             assert [x["state"] for x in alerts] == ["firing"]  # restored: not pending again
             history = api(standby, "/api/alerts/history")["transitions"]
             assert [t["to"] for t in reversed(history)] == ["pending", "firing"]  # no second pending
+            assert len(hook.at("/hook")) == 1  # the new leader read the notification log: no duplicate
         finally:
             a.stop()
             b.stop()
+            hook.close()
