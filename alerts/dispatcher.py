@@ -70,6 +70,15 @@ class _Job:
     all_acked: bool
 
 
+@dataclass(frozen=True)
+class _Mutes:
+    """What a tick's flushes share: every firing alert (inhibition sources), active silences and acks."""
+
+    firing: list[dict[str, str]]
+    silences: list[Silence]
+    acks: set[str]
+
+
 def silenced(labels: dict[str, str], silences: Sequence[Silence]) -> bool:
     """Whether an (active) silence matches every one of its matchers against ``labels``."""
     return any(matches_all([Matcher.make(n, op, v) for n, op, v in s.matchers], labels) for s in silences)
@@ -86,6 +95,7 @@ class Dispatcher:
         self.groups: dict[str, _Group] = {}
         self.sent = self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._resolved: set[str] = set()
         self.set_config(config)
 
     def set_config(self, config: AmConfig) -> None:
@@ -104,12 +114,16 @@ class Dispatcher:
         self._ingest(alerts, now)
         await self._clear_acks(alerts)
         firing = [a.labels for g in self.groups.values() for a in g.alerts.values() if a.status == "firing"]
-        for g in list(self.groups.values()):
-            if not g.busy and now >= min(g.next_flush_ms, g.next_escalation_ms):
-                g.busy = True
-                task = asyncio.create_task(self._flush(g, now, firing))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        due = [g for g in self.groups.values() if not g.busy and now >= min(g.next_flush_ms, g.next_escalation_ms)]
+        if not due:
+            return
+        silences = [s for s in await asyncio.to_thread(self.repo.silences) if s.state(now) == "active"]
+        acks = {fp for fp, a in (await asyncio.to_thread(self.repo.acks)).items() if a.active(now)}
+        for g in due:
+            g.busy = True
+            task = asyncio.create_task(self._flush(g, now, _Mutes(firing, silences, acks)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
         """Wait for every running flush (tests, shutdown)."""
@@ -148,7 +162,8 @@ class Dispatcher:
                 del self.groups[key]
 
     async def _clear_acks(self, alerts: Sequence[AlertInstance]) -> None:
-        resolved = {a.fingerprint for a in alerts if a.status == "resolved"}
+        now_resolved = {a.fingerprint for a in alerts if a.status == "resolved"}
+        resolved, self._resolved = now_resolved - self._resolved, now_resolved  # newly resolved only
         if not resolved:
             return
         acks = await asyncio.to_thread(self.repo.acks)
@@ -163,16 +178,15 @@ class Dispatcher:
         return bool(route.active_time_intervals) and not any(
             interval_contains(ti.get(n, []), when) for n in route.active_time_intervals)
 
-    async def _flush(self, g: _Group, now: int, all_firing: list[dict[str, str]]) -> None:
+    async def _flush(self, g: _Group, now: int, mutes: _Mutes) -> None:
         try:
             if now >= g.next_flush_ms:
                 g.next_flush_ms, g.flushed = now + g.route.group_interval_ms, True
             if self._time_muted(g.route, now):
                 return
-            silences = [s for s in await asyncio.to_thread(self.repo.silences) if s.state(now) == "active"]
-            acks = {fp for fp, a in (await asyncio.to_thread(self.repo.acks)).items() if a.active(now)}
-            shown = sorted((a for a in g.alerts.values() if not silenced(a.labels, silences)
-                            and not (a.status == "firing" and is_inhibited(a.labels, all_firing,
+            acks = mutes.acks
+            shown = sorted((a for a in g.alerts.values() if not silenced(a.labels, mutes.silences)
+                            and not (a.status == "firing" and is_inhibited(a.labels, mutes.firing,
                                                                            self.config.inhibit_rules))),
                            key=lambda a: (a.status != "firing", a.starts_at, a.fingerprint))
             firing = [a for a in shown if a.status == "firing"]

@@ -6,8 +6,10 @@ history go to a real PostgreSQL (``--postgres-url``, default the machine's serve
 database is created and dropped) through :class:`~storage.postgres.alerting.PostgresAlerting`, as in
 production. Printed: the first cycle (alerts become pending: every transition written), a second cycle
 (state restored from PostgreSQL by a fresh evaluator, as after a restart) and, as a same-run baseline,
-the same 1000 expressions through one ``Snapshot`` without the evaluator. Goal: one cycle within the
-30 s evaluation interval. Notifications are not part of it yet (the notifier is still to be built).
+the same 1000 expressions through one ``Snapshot`` without the evaluator. A third cycle, ``for`` later,
+turns the alerts firing, and the dispatcher delivers them (``group_by: [alertname]``: one signed webhook
+per rule) to a local HTTP server, with the notification and delivery logs in PostgreSQL. Goal: one cycle
+with its notifications within the 30 s evaluation interval.
 
 Run from the repository root: ``python bench/alerts.py``. Prints a table, then one JSON line.
 """
@@ -15,6 +17,7 @@ Run from the repository root: ``python bench/alerts.py``. Prints a table, then o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
@@ -28,12 +31,32 @@ if str(REPO_ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
+from alerts.amconfig import load_amconfig  # noqa: E402
+from alerts.dispatcher import Dispatcher  # noqa: E402
 from alerts.evaluator import RuleEvaluator, group_key  # noqa: E402
 from alerts.rulefile import Rule, RuleGroup  # noqa: E402
 from bench import promql as pb  # noqa: E402
 from query.promql.engine import Engine  # noqa: E402
 from query.promql.snapshot import Snapshot  # noqa: E402
 from storage.postgres.store import PostgresMetadataStore  # noqa: E402
+from tests.alerts.sinks import HttpSink  # noqa: E402
+
+CONFIG = """route: {{receiver: hook, group_by: [alertname], group_wait: 0s}}
+receivers: [{{name: hook, webhook_configs: [{{url: "{url}", vigil_hmac_secret: bench}}]}}]
+"""
+
+
+def notify(ev: RuleEvaluator, config: Path, now_ms: int) -> tuple[float, int]:
+    """Dispatch every firing alert once and wait for the deliveries: (ms, notifications sent)."""
+    dispatcher = Dispatcher(load_amconfig(config), ev.repo)
+
+    async def run() -> None:
+        await dispatcher.tick(ev.notifiable(), now_ms)
+        await dispatcher.drain()
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    return (time.perf_counter() - started) * 1000, dispatcher.sent
 
 
 def groups(exprs: list[str], per_group: int) -> list[RuleGroup]:
@@ -79,6 +102,14 @@ def main() -> int:
             second = RuleEvaluator(source, store.alerting)  # a restart: state read back from PostgreSQL
             second.load(gs)
             second_ms, second_tr = cycle(second, now + 30_000)
+            third_ms, third_tr = cycle(second, now + 60_000)  # `for: 1m` passed: pending → firing
+            sink = HttpSink()
+            (Path(tmp) / "am.yml").write_text(CONFIG.format(url=sink.url("/hook")))
+            try:
+                notify_ms, sent = notify(second, Path(tmp) / "am.yml", now + 60_000)
+                received = len(sink.requests)
+            finally:
+                sink.close()
             started = time.perf_counter()
             engine = Engine(Snapshot(source, now - 3_900_000, now))
             for e in exprs:
@@ -90,6 +121,9 @@ def main() -> int:
     result = {"benchmark": "alerts", "samples": samples, "rules": len(exprs), "groups": len(gs),
               "load_s": round(load_s, 1), "first_cycle_ms": round(first_ms, 1), "first_cycle_transitions": first_tr,
               "restored_cycle_ms": round(second_ms, 1), "restored_cycle_transitions": second_tr,
+              "firing_cycle_ms": round(third_ms, 1), "firing_cycle_transitions": third_tr,
+              "notify_ms": round(notify_ms, 1), "notifications_sent": sent, "webhooks_received": received,
+              "firing_cycle_with_notifications_ms": round(third_ms + notify_ms, 1),
               "goal_ms": 30_000, "baseline_expressions_only_ms": round(baseline_ms, 1)}
     for k, v in result.items():
         print(f"{k:<34}{v!s:>12}")

@@ -54,7 +54,9 @@ class MetadataComponent:
         self.store.migrate(self._version)
 
     def close(self, timeout: float) -> None:
-        """Detach from the embedded server (it stops when its last holder detaches)."""
+        """Close the store's pool, then detach from the embedded server (it stops when its last holder detaches)."""
+        if self.store is not None:
+            self.store.close()
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alerts.notifiers.http import client_options, post_json
+from alerts.notifiers.http import HttpClient, client_options, post_json
 from alerts.notifiers.payload import alert_url, render_or, summary_of, title
 from contracts.notify import AlertInstance, Notification
 
@@ -82,7 +82,7 @@ class SlackNotifier:
         self.url = str(url or Path(str(url_file)).read_text().strip())
         self.cfg = cfg
         self.send_resolved = bool(cfg.get("send_resolved", False))
-        self.options = client_options(cfg.get("http_config") or global_.get("http_config"))
+        self.client = HttpClient(client_options(cfg.get("http_config") or global_.get("http_config")))
 
     def message(self, n: Notification) -> dict[str, Any]:
         """The JSON message of ``n``."""
@@ -99,4 +99,4 @@ class SlackNotifier:
 
     async def send(self, notification: Notification) -> None:
         """POST the message; raises ``NotifyError`` (retryable for 429/5xx/transport errors)."""
-        await post_json(self.url, self.message(notification), {}, self.options)
+        await post_json(self.url, self.message(notification), {}, self.client)

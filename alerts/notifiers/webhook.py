@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alerts.notifiers.http import auth_headers, client_options, post_json
+from alerts.notifiers.http import HttpClient, auth_headers, client_options, post_json
 from alerts.notifiers.payload import webhook_body
 from contracts.notify import Notification
 
@@ -59,7 +59,7 @@ class WebhookNotifier:
                                                            if secret_file else ""))
         self.headers = {str(k): str(v) for k, v in (cfg.get("vigil_headers") or {}).items()}
         self.headers.update(auth_headers(cfg.get("http_config")))
-        self.options = client_options(cfg.get("http_config"))
+        self.client = HttpClient(client_options(cfg.get("http_config")))
 
     async def send(self, notification: Notification) -> None:
         """POST the notification; raises ``NotifyError`` (retryable for 429/5xx/transport errors)."""
@@ -68,4 +68,4 @@ class WebhookNotifier:
         if self.secret:
             ts = str(int(time.time()))
             headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER] = ts, sign(self.secret, ts, body)
-        await post_json(self.url, body, headers, self.options)
+        await post_json(self.url, body, headers, self.client)

@@ -10,6 +10,7 @@ server is unreachable).
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from storage.postgres.access import MIGRATION_STATEMENTS as ACCESS_TABLES
 from storage.postgres.access import PostgresAudit, PostgresTokens
@@ -81,7 +83,9 @@ class PostgresMetadataStore:
         self._issues = PostgresIssues(self.connection)
         self._tokens = PostgresTokens(self)
         self._audit = PostgresAudit(self)
-        self._alerting = PostgresAlerting(self.connection)
+        self._alerting = PostgresAlerting(self.pooled_connection)
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._pool_lock = threading.Lock()
 
     @property
     def settings(self) -> PostgresSettings:
@@ -113,6 +117,28 @@ class PostgresMetadataStore:
         """An autocommit connection, closed on exit."""
         with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
             yield conn
+
+    @contextmanager
+    def pooled_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """An autocommit connection from a small pool, for the hot paths (alerting's repository).
+
+        The pool opens on first use and closes idle connections after a minute; the alert dispatcher makes
+        several calls per notification and a fresh connection costs ~4 ms. Callers must not leave session
+        state (advisory locks, SET) behind.
+        """
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(self.url, min_size=0, max_size=4, max_idle=60, open=True,
+                                            kwargs={"autocommit": True, "connect_timeout": 5})
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Close the pool (when one was opened); the store still works afterwards with a new pool."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def migrate(self, version: str) -> list[int]:
         """Apply pending migrations (serialised by an advisory lock); return versions applied now."""
