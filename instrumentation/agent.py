@@ -136,7 +136,8 @@ class AgentOptions:
             interval_s: Else ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds), else 10 s.
             headers: Override ``OTEL_EXPORTER_OTLP_METRICS_HEADERS`` (else ``…_HEADERS``) key by key.
             resource: Overrides ``OTEL_RESOURCE_ATTRIBUTES``/``OTEL_SERVICE_NAME``, which override the
-                detected ``host.*``/``os.*`` attributes and ``service.name=vigil-agent``.
+                detected ``host.*``/``os.*`` attributes, ``service.name=vigil-agent`` and
+                ``service.instance.id`` = the host name (unless set).
             environ: The environment (default ``os.environ``).
 
         Raises:
@@ -171,6 +172,9 @@ class AgentOptions:
         if env.get("OTEL_SERVICE_NAME", "").strip():
             attrs["service.name"] = env["OTEL_SERVICE_NAME"].strip()
         attrs.update(resource or {})
+        # one agent per host: the host name identifies the instance (PromQL's `instance` label), so the
+        # series of several hosts stay apart and `target_info` joins to one host each
+        attrs.setdefault("service.instance.id", str(attrs.get("host.name") or ""))
         return cls(url, proto, interval, merged, attrs)
 
 
