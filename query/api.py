@@ -34,6 +34,7 @@ from query.http_errors import EXCEPTION_HANDLERS
 from query.live import live_feed
 from query.openapi import assets_router, openapi_config
 from query.promql_api import PROMETHEUS_ROUTES, promql_engine
+from query.session import SessionController
 from query.tokens_api import TokenController
 
 __all__ = ["HealthCheck", "build_app"]
@@ -86,6 +87,7 @@ def build_app(
     """
     freshness = Freshness(progress, read_after_write_timeout_s, before_read)
     routes: list[ControllerRouterHandler] = [*CONTROLLERS, *apm_controllers(), AuditController, TokenController,
+                                             SessionController,
                                              live_feed, prometheus_metrics, assets_router(),
                                              *PROMETHEUS_ROUTES]
     routes += list(extra_routes or [])
@@ -101,6 +103,7 @@ def build_app(
             "exposition": _value(exposition),
             "freshness": _value(freshness),
             "metadata": _value(metadata),
+            "auth_enabled": _value(auth),
             "bus": _value(bus),
             "promql": _value(promql_engine(reader)),
             "audit": _value(Auditor(metadata.audit if metadata is not None else None)),

@@ -9,7 +9,11 @@ every route, including routes added later. Policy (see docs/access.md):
 * Required role (:func:`required_role`): admin under :data:`ADMIN_PREFIXES`; editor for any other
   state-changing method (POST, PUT, PATCH, DELETE); viewer for reads and WebSockets, and for POST to
   :data:`READ_ONLY_POSTS` (the Prometheus query API, whose clients send queries as form POSTs).
-* HTTP: ``Authorization: Bearer vgl_…``. WebSocket: the same header, or ``?token=vgl_…``, or the
+* HTTP: ``Authorization: Bearer vgl_…``, or the dashboard's session cookie :data:`SESSION_COOKIE`
+  (set by ``POST /api/session``, HttpOnly, SameSite=Strict). A cookie-authenticated state change or
+  WebSocket must come from the API's own origin (its ``Origin`` header, when sent, must match ``Host``):
+  cross-site requests cannot ride on the cookie (CSRF, cross-site WebSocket hijacking).
+* WebSocket: the same header, or ``?token=vgl_…``, or the
   subprotocols ``vigil.bearer, vgl_…`` (browsers cannot set headers on a WebSocket; the server then
   accepts with subprotocol ``vigil.bearer``).
 * Missing, malformed, unknown or revoked token → 401 with ``WWW-Authenticate: Bearer``; a role too
@@ -27,8 +31,9 @@ import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, cast
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 import msgspec
@@ -42,7 +47,8 @@ from contracts.access import TOKEN_PREFIX, ApiToken, AuditLog, Role, TokenReposi
 log = logging.getLogger(__name__)
 
 OPEN_OPT = "vigil_open"  # a handler/router opt: reachable without a token
-OPEN_PATHS = frozenset({"/api/health", "/metrics"})
+OPEN_PATHS = frozenset({"/api/health", "/metrics", "/api/session"})  # the session route checks tokens itself
+SESSION_COOKIE = "vigil_session"
 OPEN_PREFIXES = ("/schema",)
 ADMIN_PREFIXES = ("/api/tokens", "/api/audit", "/api/settings")
 # Prometheus' query API: its clients (Grafana) send queries as form POSTs, which read and change nothing
@@ -215,19 +221,54 @@ class AuthMiddleware:
     async def _authenticate(self, scope: Scope) -> Principal:
         token = presented_token(scope)
         if token is None:
+            token = session_token(scope)
+            method = str(scope.get("method", "GET")) if scope["type"] == ScopeType.HTTP else "WEBSOCKET"
+            if token is not None and method not in SAFE_METHODS and not same_origin(scope):
+                raise Rejection(403, "cross-site request refused: the session cookie only works from the dashboard's "
+                                "own origin")
+        if token is None:
             raise Rejection(401, "authentication required: send 'Authorization: Bearer vgl_…' (create a token "
                             "with 'vigil token create')")
-        if not token.startswith(TOKEN_PREFIX):
-            raise Rejection(401, "malformed token: Vigil API tokens start with 'vgl_'", invalid=True)
         assert self.tokens is not None
-        try:
-            record: ApiToken | None = await anyio.to_thread.run_sync(self.tokens.authenticate, token)
-        except Exception as exc:  # noqa: BLE001 - any store failure is 'cannot check', never 'allowed'
-            log.warning("API authentication unavailable: %s", exc)
-            raise Rejection(503, "authentication unavailable: the metadata store cannot be reached") from exc
-        if record is None:
-            raise Rejection(401, "invalid or revoked token", invalid=True)
-        return Principal(record.name, record.id, record.role)
+        return await check_token(self.tokens, token)
+
+
+async def check_token(tokens: TokenRepository, token: str) -> Principal:
+    """The principal of ``token``; raises :class:`Rejection` (401 unknown or revoked, 503 store down)."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise Rejection(401, "malformed token: Vigil API tokens start with 'vgl_'", invalid=True)
+    try:
+        record: ApiToken | None = await anyio.to_thread.run_sync(tokens.authenticate, token)
+    except Exception as exc:  # noqa: BLE001 - any store failure is 'cannot check', never 'allowed'
+        log.warning("API authentication unavailable: %s", exc)
+        raise Rejection(503, "authentication unavailable: the metadata store cannot be reached") from exc
+    if record is None:
+        raise Rejection(401, "invalid or revoked token", invalid=True)
+    return Principal(record.name, record.id, record.role)
+
+
+def session_token(scope: Scope) -> str | None:
+    """The token in the :data:`SESSION_COOKIE` cookie, if any (a malformed Cookie header counts as none)."""
+    raw = _headers(scope).get("cookie", "")
+    if SESSION_COOKIE not in raw:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except CookieError:
+        return None
+    morsel = jar.get(SESSION_COOKIE)
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+def same_origin(scope: Scope) -> bool:
+    """Whether the request's ``Origin`` (absent: not a cross-site browser request) is the API's own."""
+    headers = _headers(scope)
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    host = headers.get("host", "")
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
 
 
 def _with_subprotocol(scope: Scope, send: Send) -> Send:

@@ -32,6 +32,7 @@ SUMMARIES = {
     "/api/metrics/database/connection-stats": "Connection pools",
     "/api/audit": "Audit trail (admin)",
     "/api/tokens": "List API tokens (admin)",
+    "/api/session": "Who is signed in",
     "/api/services/{name}": "One service",
     "/api/service-map": "Service map",
     "/api/insights/performance": "Performance insights",

@@ -23,6 +23,7 @@ export async function getJson(path, params, signal) {
   } catch (e) {
     throw new ApiError(resp.status, `${path}: answered ${resp.status} without JSON`);
   }
+  if (resp.status === 401) window.dispatchEvent(new CustomEvent("vigil:unauthorized"));
   if (!resp.ok) {
     const detail = body && body.detail && body.detail.parameter ? ` (parameter ${body.detail.parameter})` : "";
     throw new ApiError(resp.status, ((body && body.error) || `HTTP ${resp.status}`) + detail);

@@ -7,6 +7,7 @@
 
 import { h, replace } from "./dom.js";
 import { hideEmptyState } from "/app.js";
+import { currentSession, showSession, showSignIn } from "./session.js";
 import * as overview from "./pages/overview.js";
 import * as traces from "./pages/traces.js";
 import * as trace from "./pages/trace.js";
@@ -231,5 +232,14 @@ refreshSelect.addEventListener("change", () => setParams({ refresh: refreshSelec
 
 applyTheme(preferredTheme());
 buildNav();
-window.addEventListener("hashchange", route);
-route();
+// any API answer of 401 (a revoked token, an expired cookie) brings the sign-in form back
+window.addEventListener("vigil:unauthorized", () => showSignIn(view, "Your session ended: sign in again."));
+currentSession().then((session) => {
+  showSession(session, document.getElementById("session"));
+  if (session.auth === "required" && !session.signed_in) {
+    showSignIn(view);
+    return;
+  }
+  window.addEventListener("hashchange", route);
+  route();
+});
