@@ -1,2 +1,6 @@
 // Dashboard pages of one area, registered with the shell (see main.js): {name, label, page, detail?}.
-export const PAGES = [];
+import * as frontend from "./c_frontend.js";
+
+export const PAGES = [
+  { name: "frontend", label: "Frontend", page: frontend },
+];
