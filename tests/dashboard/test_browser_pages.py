@@ -1,7 +1,8 @@
 """The dashboard's pages in real headless Chromium (Playwright, sync API) against the demo shop's Vigil.
 
 Each test fails on any console error, uncaught page error or Content-Security-Policy violation, and
-saves a screenshot of what it checked under its pytest tmp dir.
+saves a screenshot of what it checked under its pytest tmp dir (the overview, trace search and trace view
+also to docs/screenshots/, which the README shows).
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ document.addEventListener("securitypolicyviolation",
   (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));
 """
 TIMEOUT_MS = 20_000
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _shot(page: Page, tmp: Path, name: str) -> None:
+    """Save the viewport (1280×800) to ``tmp`` and to docs/screenshots/."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(tmp / name), full_page=True)
+    page.screenshot(path=str(SHOTS / name))
 
 
 class Watched:
@@ -100,7 +109,7 @@ def test_overview_shows_the_apis_figures_and_goes_live(demo: DemoData, watched: 
     # the /ws feed: connected, then a dashboard-data snapshot arrives (published every 5 s)
     expect(page.locator("#live-badge")).to_have_text("Live: live")
     expect(page.locator("#live-requests")).to_be_visible()
-    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+    _shot(page, tmp_path, "overview.png")
     watched.assert_clean()
 
 
@@ -149,7 +158,7 @@ def test_trace_search_waterfall_and_span_details(demo: DemoData, watched: Watche
     expect(rows).to_have_count(len(expected))
     for i in range(rows.count()):
         assert "checkout" in rows.nth(i).locator("td").nth(5).inner_text()
-    page.screenshot(path=str(tmp_path / "traces.png"), full_page=True)
+    _shot(page, tmp_path, "traces.png")
 
     first = expected[0]
     page.locator(f'a.trace-link[data-trace-id="{first["trace_id"]}"]').click()
@@ -169,7 +178,7 @@ def test_trace_search_waterfall_and_span_details(demo: DemoData, watched: Watche
     # bars sit where their spans start: the child's bar is not left of the trace's start
     boxes = [page.locator("#waterfall .bar").nth(i).bounding_box() for i in range(2)]
     assert boxes[0] and boxes[1] and boxes[1]["x"] >= boxes[0]["x"] - 0.5
-    page.screenshot(path=str(tmp_path / "trace.png"), full_page=True)
+    _shot(page, tmp_path, "trace.png")
     watched.assert_clean()
 
 
