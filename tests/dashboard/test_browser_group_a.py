@@ -132,7 +132,8 @@ def test_database_page(demo: DemoData, watched: Watched, tmp_path: Path) -> None
     expect(srows).to_have_count(len(slow))
     expect(srows.first.locator("pre.a-sql")).to_have_text(slow[0]["statement"])
     expect(srows.first.locator(".a-exec")).to_have_text(f"{slow[0]['executions']:,}")
-    expect(srows.first.locator("a.a-trace").first).to_have_attribute("href", f"#/traces/{slow[0]['example_trace_ids'][0]}")
+    first_trace = slow[0]["example_trace_ids"][0]
+    expect(srows.first.locator("a.a-trace").first).to_have_attribute("href", f"#/traces/{first_trace}")
     pools = _api(demo, "/api/metrics/database/connection-stats", range="1h")["pools"]
     assert pools
     prow = page.locator("#pools tbody tr")

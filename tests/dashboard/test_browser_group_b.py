@@ -140,7 +140,8 @@ def test_alerts_acknowledge_silence_and_expire(browser: Browser, tmp_path: Path)
         expect(page.locator("#silence-rows tr")).to_have_count(1)
         silences = get("/api/silences")
         assert len(silences) == 1 and silences[0]["comment"] == "browser test"
-        assert silences[0]["matchers"][0] == {"name": "alertname", "value": "BAlways", "isRegex": False, "isEqual": True}
+        assert silences[0]["matchers"][0] == {"name": "alertname", "value": "BAlways", "isRegex": False,
+                                              "isEqual": True}
         assert silences[0]["status"]["state"] == "active"
         expect(page.locator("#alerts-history tbody tr").first).to_be_visible()
         _shot(page, tmp_path, "alerts")

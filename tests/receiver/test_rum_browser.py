@@ -61,7 +61,7 @@ document.getElementById("buy").addEventListener("click", function () {
     throw new TypeError("%s");
   }, 0);
 });
-""" % ERROR_MESSAGE
+""".replace("%s", ERROR_MESSAGE)
 
 
 def _snippet(http_base: str) -> str:
@@ -287,7 +287,8 @@ def _check_the_dashboard(browser: Any, vigil: VigilProcess, metrics: dict[str, A
         assert float(p75.get_attribute("data-value") or "nan") == pytest.approx(v["p75"]), v["name"]
         assert p75.text_content() == _vital_text(v["name"], v["p75"]), v["name"]
         bar = page.locator(f"#frontend section[data-vital='{v['name']}'] .c-bar")
-        assert bar.get_attribute("role") == "img" and v["rating"].replace("-", " ") in (bar.get_attribute("aria-label") or "")
+        label = bar.get_attribute("aria-label") or ""
+        assert bar.get_attribute("role") == "img" and v["rating"].replace("-", " ") in label
         assert bar.locator(f".c-seg[data-rating='{v['rating']}']").count() == 1
     assert page.locator("#c-kpi-loads").text_content() == str(metrics["page_loads"])
     assert page.locator("#c-kpi-errors").text_content() == str(metrics["js_errors"])

@@ -16,12 +16,25 @@ export async function getJson(path, params, signal) {
     }
   }
   const url = query.toString() ? path + "?" + query : path;
-  const resp = await fetch(url, { signal, headers: { Accept: "application/json" } });
+  return answer(await fetch(url, { signal, headers: { Accept: "application/json" } }), path, true);
+}
+
+/** A state-changing JSON request (POST, PATCH, DELETE); throws ApiError with the API's text (401/403 too). */
+export async function sendJson(method, path, body, signal) {
+  const init = { method, signal, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  return answer(await fetch(path, init), path, false);
+}
+
+async function answer(resp, path, needJson) {
   let body = null;
   try {
     body = await resp.json();
   } catch (e) {
-    throw new ApiError(resp.status, `${path}: answered ${resp.status} without JSON`);
+    if (needJson) throw new ApiError(resp.status, `${path}: answered ${resp.status} without JSON`);
   }
   if (resp.status === 401) window.dispatchEvent(new CustomEvent("vigil:unauthorized"));
   if (!resp.ok) {
@@ -29,6 +42,23 @@ export async function getJson(path, params, signal) {
     throw new ApiError(resp.status, ((body && body.error) || `HTTP ${resp.status}`) + detail);
   }
   return body;
+}
+
+/** A run of loads where each call aborts the previous one; returns a fresh signal (aborted with `pageSignal`). */
+export function loader(pageSignal) {
+  let controller = null;
+  return {
+    next() {
+      if (controller) controller.abort();
+      controller = new AbortController();
+      const c = controller;
+      pageSignal.addEventListener("abort", () => c.abort(), { once: true });
+      return c.signal;
+    },
+    abort() {
+      if (controller) controller.abort();
+    },
+  };
 }
 
 export function isAbort(err) {

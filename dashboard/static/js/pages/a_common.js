@@ -1,43 +1,13 @@
 // Shared helpers of the group A pages (logs, errors, database, system).
 
-import { ApiError } from "../api.js";
+import { loader as baseLoader } from "../api.js";
 import { h } from "../dom.js";
 
-/** PATCH/POST JSON; throws ApiError with the API's error text when refused. */
-export async function sendJson(method, path, body, signal) {
-  const resp = await fetch(path, {
-    method, signal, credentials: "same-origin",
-    headers: { Accept: "application/json", "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  let data = null;
-  try {
-    data = await resp.json();
-  } catch (e) {
-    data = null;
-  }
-  if (!resp.ok) {
-    const msg = (data && (data.error || data.detail)) || `HTTP ${resp.status}`;
-    throw new ApiError(resp.status, `${resp.status}: ${typeof msg === "string" ? msg : JSON.stringify(msg)}`);
-  }
-  return data;
-}
+export { sendJson } from "../api.js";
 
-/** A run of loads where a newer one aborts the older; returns a signal per call. */
+/** A run of loads where a newer one aborts the older; returns a signal per call (aborted with the page). */
 export function loader(ctx) {
-  let controller = null;
-  return {
-    next() {
-      if (controller) controller.abort();
-      controller = new AbortController();
-      const c = controller;
-      ctx.signal.addEventListener("abort", () => c.abort(), { once: true });
-      return c.signal;
-    },
-    abort() {
-      if (controller) controller.abort();
-    },
-  };
+  return baseLoader(ctx.signal);
 }
 
 export function empty(text) {
