@@ -60,7 +60,7 @@ def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: fl
                  with_endpoints: bool = True) -> SlowQueryList:
     """Statements of the window whose max duration exceeds ``threshold_ms``, by ``sort`` descending."""
     check_params(threshold_ms, sort, limit)
-    params: dict[str, object] = {**window.params, "threshold_ns": int(threshold_ms * 1e6), "limit": limit}
+    params: dict[str, object] = {**window.params, "threshold_ns": round(threshold_ms * 1e6), "limit": limit}
     src = rollup.db_source(window, params, service, environment)
     rows = reader.rows(
         f"SELECT toString({Db.QUERY_HASH}) AS query_hash, any({Db.STATEMENT}) AS statement, "

@@ -137,7 +137,7 @@ def slow_requests(reader: TelemetryReader, window: ApmWindow, threshold_ms: floa
     if not 1 <= limit <= 1000:
         raise BadRequest("must be between 1 and 1000", "limit")
     where, params = _where(window, service, None)
-    params.update(threshold_ns=int(threshold_ms * 1e6), limit=limit)
+    params.update(threshold_ns=round(threshold_ms * 1e6), limit=limit)
     rows = reader.rows(
         f"""SELECT {T.TRACE_ID} AS trace_id, {T.SPAN_ID} AS span_id, {T.SERVICE_NAME} AS service,
                   {sc.HTTP_METHOD} AS method, {ROUTE} AS route, {sc.HTTP_STATUS_INT} AS status,

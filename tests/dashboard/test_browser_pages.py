@@ -26,6 +26,7 @@ document.addEventListener("securitypolicyviolation",
   (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));
 """
 TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions (a loaded CI machine is slow)
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 

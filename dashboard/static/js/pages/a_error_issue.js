@@ -72,20 +72,25 @@ export function mount(ctx) {
     if (t) t.id = "issue-occurrences";
   }
 
-  // the full stack trace of the latest occurrence, from its span's exception event
+  // the full stack trace of the latest occurrence that has one, from its span's exception event
   async function loadStack(d, signal) {
-    const o = d.occurrences.find((x) => x.trace_id && x.source === "span");
-    if (!o) return;
-    try {
-      const tr = await getJson("/api/traces/" + encodeURIComponent(o.trace_id), null, signal);
-      const span = (tr.spans || []).find((s) => s.span_id === o.span_id);
-      const ev = span && (span.events || []).find((e) => e.name === "exception" && e.attributes && e.attributes["exception.stacktrace"]);
-      const target = content.querySelector("#issue-stack-full");
-      if (ev && target) {
-        replace(target, h("h3", null, "Latest occurrence"),
-          h("pre", { class: "stack a-stack", id: "issue-stacktrace", tabindex: "0" }, ev.attributes["exception.stacktrace"]));
+    const candidates = d.occurrences.filter((x) => x.trace_id && x.source === "span").slice(0, 3);
+    for (const o of candidates) {
+      try {
+        const tr = await getJson("/api/traces/" + encodeURIComponent(o.trace_id), null, signal);
+        const span = (tr.spans || []).find((s) => s.span_id === o.span_id);
+        const ev = span && (span.events || []).find((e) => e.name === "exception" && e.attributes
+                                                    && e.attributes["exception.stacktrace"]);
+        const target = content.querySelector("#issue-stack-full");
+        if (ev && target) {
+          replace(target, h("h3", null, "Latest occurrence"),
+            h("pre", { class: "stack a-stack", id: "issue-stacktrace", tabindex: "0" }, ev.attributes["exception.stacktrace"]));
+          return;
+        }
+      } catch (err) {
+        if (isAbort(err)) return; /* otherwise try the next occurrence; the frames above remain */
       }
-    } catch (err) { /* the frames above remain */ }
+    }
   }
 
   async function setStatus(s) {
