@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.durations import DurationError, parse_duration_ms
+from vigil.config_files import file_problems
 from vigil.sections import (
     ApiConfig,
     ColumnarConfig,
@@ -294,32 +295,8 @@ def _combination_problems(cfg: Config) -> list[str]:
     return problems
 
 
-def _file_problems(cfg: Config) -> list[str]:
-    problems = []
-    try:
-        from receiver.auth import load_tokens
-
-        load_tokens(cfg.auth_tokens, cfg.auth_tokens_file)
-    except (OSError, ValueError) as exc:
-        problems += [f"ingest tokens: {p}" for p in getattr(exc, "problems", [str(exc)])]
-    try:
-        from storage.clickhouse.redaction import load as load_redaction
-
-        load_redaction(cfg.redaction_file)
-    except (OSError, ValueError) as exc:
-        problems += [f"redaction: {p}" for p in getattr(exc, "problems", [str(exc)])]
-    if cfg.alerting_config:
-        from alerts.amconfig import load_amconfig
-
-        try:
-            load_amconfig(cfg.alerting_config)
-        except (OSError, ValueError) as exc:
-            problems += [f"alerting config: {p}" for p in getattr(exc, "problems", [str(exc)])]
-    return problems
-
-
 def _problems(cfg: Config) -> list[str]:
-    return _range_problems(cfg) + _combination_problems(cfg) + _file_problems(cfg)
+    return _range_problems(cfg) + _combination_problems(cfg) + file_problems(cfg)
 
 
 def coerce(name: str, raw: Any) -> Any:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, expect
 
+from tests.alerts.test_alerting_e2e import wait_for
 from tests.dashboard.test_browser_pages import Watched, _api, _number, _open, browser, watched  # noqa: F401
 from tests.demo_fixture import DemoData
 from tests.vigil_process import VigilProcess
@@ -101,16 +101,6 @@ def test_narrow_layout(demo: DemoData, browser: Browser) -> None:  # noqa: F811
         w.page.context.close()
 
 
-def _wait(check: Any, timeout: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.25)
-
-
 def test_alerts_acknowledge_silence_and_expire(browser: Browser, tmp_path: Path) -> None:  # noqa: F811
     rules = tmp_path / "rules"
     rules.mkdir()
@@ -122,7 +112,7 @@ def test_alerts_acknowledge_silence_and_expire(browser: Browser, tmp_path: Path)
         def get(path: str) -> Any:
             return httpx.get(f"{vigil.api}{path}", timeout=10).json()
 
-        alert = _wait(lambda: next((a for a in get("/api/alerts")["alerts"]
+        alert = wait_for(lambda: next((a for a in get("/api/alerts")["alerts"]
                                     if a["alertname"] == "BAlways" and a["state"] == "firing"), None))
         page.goto(f"{vigil.api}/#/alerts")
         expect(page.locator("#alerts-live")).to_have_text("Live: live")

@@ -22,10 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from contracts.webvitals import THRESHOLDS, rating
 from tests.browser import chromium
+from tests.dashboard.test_browser_pages import CSP_PROBE, Watched
 from tests.vigil_process import VigilProcess, free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +36,6 @@ SPAN_ID = "00f067aa0ba902b7"
 ERROR_MESSAGE = "rum-browser-test boom"
 REQUIRED = {"LCP", "CLS", "FCP", "TTFB"}  # and INP when the browser reports the click
 TIMEOUT_MS = 20_000
-CSP_PROBE = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation",
-  (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));
-"""
 
 # The test page: a large text block (LCP), a banner inserted above the content after load (a layout
 # shift), a button whose handler blocks the main thread for 300 ms (INP) and then throws (a JS error).
@@ -166,22 +162,6 @@ def _vital_text(name: str, value: float) -> str:
     return f"{value:.3f}" if name == "CLS" else _ms(value)
 
 
-class _Watch:
-    def __init__(self, page: Page) -> None:
-        self.page, self.problems = page, []
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
-
-    def _console(self, msg: ConsoleMessage) -> None:
-        if msg.type == "error" or "Content Security Policy" in msg.text:
-            self.problems.append(f"console.{msg.type}: {msg.text}")
-
-    def assert_clean(self) -> None:
-        violations = self.page.evaluate("window.__cspViolations || []")
-        assert violations == [], f"CSP violations: {violations}"
-        assert self.problems == [], self.problems
-
-
 def test_browser_vitals_reach_the_api_and_the_dashboard(site: tuple[ThreadingHTTPServer, str], vigil: VigilProcess,
                                                         tmp_path: Path) -> None:
     _, origin = site
@@ -271,7 +251,7 @@ def _check_the_dashboard(browser: Any, vigil: VigilProcess, metrics: dict[str, A
     context.add_init_script(CSP_PROBE)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    watch = _Watch(page)
+    watch = Watched(page)
     page.goto(f"{vigil.api}/#/frontend")
     try:
         page.wait_for_selector("#frontend [data-vital='LCP'] .c-p75")
@@ -338,7 +318,7 @@ def test_empty_window_shows_how_to_add_the_snippet(vigil: VigilProcess) -> None:
             context.add_init_script(CSP_PROBE)
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            watch = _Watch(page)
+            watch = Watched(page)
             page.goto(f"{vigil.api}/#/frontend?service=no-such-site")
             page.wait_for_selector("#frontend pre.c-snippet")
             assert "/rum.js" in (page.locator("#frontend pre.c-snippet").text_content() or "")
