@@ -51,7 +51,7 @@ def fresh_data_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoData]:
     """The demo shop, run once against its own real Vigil (see tests/demo_fixture.py)."""
-    env = {**LONG_RETENTION, "VIGIL_HOST_METRICS_INTERVAL_S": "1s"}
+    env = {**LONG_RETENTION, "VIGIL_HOST_METRICS_INTERVAL_S": "1s", "VIGIL_LINKS_INTERVAL_S": "1s"}
     data, server, db_name = run_demo(tmp_path_factory.mktemp("demo"), env)
     yield data
     data.vigil.stop()

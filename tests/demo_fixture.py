@@ -81,8 +81,22 @@ def run_demo(base: Path, vigil_env: dict[str, str]) -> tuple[DemoData, Any, str 
     assert all(code == 0 for code in codes.values()), f"shop services exited with {codes}"
     data = DemoData(vigil, stats, started, time.time(), ports, url)
     _wait_stored(data)
+    _wait_linked(data, time.time_ns())
     time.sleep(2.5)  # host and pool metrics export every second; let a few more land
     return data, server, db_name
+
+
+def _wait_linked(data: DemoData, stored_ns: int, timeout_s: float = 60.0) -> None:
+    """Block until the span linker has run a round after ``stored_ns`` (every span is then linked)."""
+    api = data.api()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while api.get("/api/service-map")["linked_until_unix_nano"] < stored_ns + 1_000_000_000:
+            if time.monotonic() > deadline:
+                raise AssertionError("the span linker did not run a round after the demo's spans were stored")
+            time.sleep(0.5)
+    finally:
+        api.close()
 
 
 def _wait_stored(data: DemoData, timeout_s: float = 60.0) -> None:

@@ -41,6 +41,7 @@ _NUMBER = re.compile(r"^-?\d+(\.\d*)?$")
 DURATION_FIELDS = frozenset({"flatten_linger_ms", "read_after_write_timeout_ms", "shutdown_timeout_s",
                              "host_metrics_interval_s", "live_snapshot_interval_s"})
 DURATION_FIELDS |= {"error_scan_interval_s"}  # the error tracker's
+DURATION_FIELDS |= {"links_interval_s"}  # the span linker's
 DURATION_FIELDS |= {"evaluation_interval_s"}  # the alert evaluator's
 
 
@@ -94,6 +95,9 @@ class Config:
     cors_allowed_origins: str = _s("", "origins allowed to POST OTLP/HTTP from browsers (comma-separated, or *)",
                                    "receiver")
     redaction_file: str = _s("", "YAML redaction rules (empty = built-in defaults)", "columnar")
+    links_interval_s: float = _s(10.0, "seconds (or e.g. 10s) between span-linker rounds (service-map edges, calling endpoints "
+                                 "of statements, N+1 insights: how fresh they are; longer on a busy store)",
+                                 "columnar")
     shutdown_timeout_s: float = _s(10.0, "SIGTERM drain budget (seconds or e.g. 10s)", "server")
     log_level: str = _s("INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL", "server")
     self_telemetry: bool = _s(False, "trace Vigil's own query API and PostgreSQL calls as service.name=vigil, "
@@ -183,7 +187,8 @@ class Config:
     def columnar(self) -> ColumnarConfig:
         """The columnar store's section."""
         return ColumnarConfig(self.columnar_dsn, self.clickhouse_cluster, self.retention_traces_days,
-                              self.retention_logs_days, self.retention_metrics_days, self.redaction_file)
+                              self.retention_logs_days, self.retention_metrics_days, self.redaction_file,
+                              self.links_interval_s)
 
     @property
     def part_guard(self) -> PartGuardConfig:
@@ -256,7 +261,8 @@ _RANGE_RULES: tuple[tuple[tuple[str, ...], Callable[[Any, Config], bool], str], 
      "{name} must be >= " + f"{MIN_HOST_METRICS_INTERVAL_S:g} (seconds)"),
     (("max_inflight_bytes", "spool_max_bytes"), lambda v, c: v >= c.max_request_bytes,
      "{name} must be >= max_request_bytes"),
-    (("error_scan_interval_s",), lambda v, c: v >= MIN_HOST_METRICS_INTERVAL_S, "{name} must be >= 0.1 (seconds)"),
+    (("error_scan_interval_s", "links_interval_s"), lambda v, c: v >= MIN_HOST_METRICS_INTERVAL_S,
+     "{name} must be >= 0.1 (seconds)"),
     (("evaluation_interval_s",), lambda v, c: v >= 1, "{name} must be >= 1 (seconds)"),
     (("error_spike_factor", "error_spike_min_count"), lambda v, c: v > 0, "{name} must be > 0"),
 )

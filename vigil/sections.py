@@ -47,6 +47,7 @@ class ColumnarConfig:
     retention_logs_days: int
     retention_metrics_days: int
     redaction_file: str
+    links_interval_s: float = 10.0
 
 
 @dataclass(frozen=True)

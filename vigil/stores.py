@@ -104,7 +104,7 @@ class ColumnarComponent:
         retention = Retention(cfg.retention_traces_days, cfg.retention_logs_days, cfg.retention_metrics_days)
         migrate(admin, retention, self.redaction, cfg.cluster)
         admin.close()
-        self.store = open_columnar(cfg.dsn, self.guard_cfg.check_free_bytes, cfg.cluster)
+        self.store = open_columnar(cfg.dsn, self.guard_cfg.check_free_bytes, cfg.cluster, cfg.links_interval_s)
 
     def make_sink(self) -> ChunkSink:
         """A chunk sink for one flattener thread (each gets its own handle)."""

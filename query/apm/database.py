@@ -13,36 +13,27 @@ are two statements (as they are to the database).
 A statement is listed by :func:`slow_queries` when its slowest execution (``max``) exceeds the
 threshold. Figures come from the per-minute DB rollup plus raw edge minutes (:mod:`query.apm.rollup`):
 counts, totals, max and rows are exact, p95 a t-digest estimate, examples the slowest executions.
-Calling endpoints (unless ``with_endpoints`` is false) are found only for the returned rows, in the last
-:data:`ENDPOINTS_WINDOW_S` seconds of the window (a join over raw spans): the ``http.route`` of the
-server span of the same trace and service whose time contains the DB span.
+Calling endpoints (unless ``with_endpoints`` is false) come from the span-link rollup
+(:mod:`query.apm.links`) for the returned rows: the endpoint (``http.route``, else the span name) of
+the SERVER span of the same trace and service whose time contains the DB span, over the whole window,
+as of the linker's last round (``endpoints_linked_until_unix_nano``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
 from contracts.rollups import SLOWEST_N, Db
-from query.apm import rollup, semconv
+from query.apm import links, rollup, semconv
 from query.apm.database_models import CallingEndpoint, SlowQuery, SlowQueryList
-from query.apm.semconv import (
-    DB_STATEMENT,
-    HTTP_ROUTE,
-    IS_DB_CALL,
-    IS_SERVER,
-    service_filter,
-)
 from query.apm.window import ApmWindow
 from query.errors import BadRequest
-from query.filters import traces_time
 
 NORMALIZED = semconv.NORMALIZED  # the statement with literals as ?, see contracts.semconv_sql
 QUERY_HASH = semconv.QUERY_HASH
 SORTS = {"total": "total_ns", "avg": "avg_ns", "p95": "p95_ns", "max": "max_ns", "count": "executions"}
 MAX_LIMIT = 500
-ENDPOINTS_WINDOW_S = 900
 
 
 def check_params(threshold_ms: float, sort: str, limit: int) -> None:
@@ -74,13 +65,11 @@ def slow_queries(reader: TelemetryReader, window: ApmWindow, *, threshold_ms: fl
         f"HAVING max_ns > {{threshold_ns:Int64}} ORDER BY {SORTS[sort]} DESC, query_hash LIMIT {{limit:UInt32}}",
         params,
     )
-    recent = ApmWindow(max(window.start_ns, window.end_ns - ENDPOINTS_WINDOW_S * 1_000_000_000), window.end_ns,
-                       window.step_s)
-    eparams: dict[str, object] = dict(recent.params)
-    conds = [traces_time(), IS_DB_CALL, f"{DB_STATEMENT} != ''", *service_filter(eparams, service, environment)]
-    endpoints = _endpoints(reader, [r["query_hash"] for r in rows], conds, eparams) if with_endpoints else {}
+    endpoints = _endpoints(reader, window, [r["query_hash"] for r in rows], service, environment) \
+        if with_endpoints else {}
     return SlowQueryList(threshold_ms=threshold_ms, sort=sort,
-                         queries=[_slow(r, endpoints.get(r["query_hash"], [])) for r in rows])
+                         queries=[_slow(r, endpoints.get(r["query_hash"], [])) for r in rows],
+                         endpoints_linked_until_unix_nano=links.linked_until(reader) if with_endpoints else 0)
 
 
 def _slow(r: dict[str, Any], endpoints: list[CallingEndpoint]) -> SlowQuery:
@@ -93,23 +82,17 @@ def _slow(r: dict[str, Any], endpoints: list[CallingEndpoint]) -> SlowQuery:
     )
 
 
-def _endpoints(reader: TelemetryReader, hashes: list[str], conds: list[str],
-               params: dict[str, object]) -> dict[str, list[CallingEndpoint]]:
-    """Per query hash: the enclosing server spans' (service, route) and how many executions each ran."""
+def _endpoints(reader: TelemetryReader, window: ApmWindow, hashes: list[str], service: str | None,
+               environment: str | None) -> dict[str, list[CallingEndpoint]]:
+    """Per query hash: the endpoints (service, route) whose requests ran it, and how many times."""
     if not hashes:
         return {}
-    server_conds = [traces_time(), IS_SERVER]
+    params: dict[str, object] = {"hashes": hashes}
+    src = links.source(window, params, "db", service, environment)
     rows = reader.rows(
-        f"SELECT toString(c.h) AS query_hash, c.s AS service, p.route AS route, count() AS n FROM "
-        f"(SELECT {QUERY_HASH} AS h, {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, toUnixTimestamp64Nano("
-        f"{T.TIMESTAMP}) AS ts FROM {T.TABLE} WHERE {' AND '.join(conds)} "
-        f"AND toString({QUERY_HASH}) IN {{hashes:Array(String)}}) AS c "
-        f"INNER JOIN (SELECT {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, {HTTP_ROUTE} AS route, "
-        f"toUnixTimestamp64Nano({T.TIMESTAMP}) AS b, b + {T.DURATION} AS e FROM {T.TABLE} "
-        f"WHERE {' AND '.join(server_conds)}) AS p ON c.t = p.t AND c.s = p.s "
-        f"WHERE c.ts >= p.b AND c.ts <= p.e GROUP BY query_hash, service, route ORDER BY n DESC, route",
-        {**params, "hashes": hashes},
-    )
+        f"SELECT toString(QueryHash) AS query_hash, ServiceName AS service, Target AS route, sum(Calls) AS n "
+        f"FROM {src} WHERE toString(QueryHash) IN {{hashes:Array(String)}} "
+        "GROUP BY query_hash, service, route ORDER BY n DESC, route", params)
     found: dict[str, list[CallingEndpoint]] = {}
     for r in rows:
         found.setdefault(r["query_hash"], []).append(

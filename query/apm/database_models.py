@@ -45,11 +45,16 @@ class SlowQuery(msgspec.Struct, frozen=True):
 
 
 class SlowQueryList(msgspec.Struct, frozen=True):
-    """Statements whose slowest execution (max) exceeds ``threshold_ms``, ordered by ``sort`` descending."""
+    """Statements whose slowest execution (max) exceeds ``threshold_ms``, ordered by ``sort`` descending.
+
+    The queries' ``endpoints`` include the requests stored before ``endpoints_linked_until_unix_nano``
+    (the span linker's last round; 0 when endpoints were not asked for or nothing is linked yet).
+    """
 
     threshold_ms: float
     sort: str
     queries: list[SlowQuery]
+    endpoints_linked_until_unix_nano: int = 0
     meta: ReadMeta = UNKNOWN
 
 

@@ -9,8 +9,7 @@ Rules (thresholds in :class:`~query.apm.insights_models.InsightSettings`); an en
 * ``error_spike``: a service's failed-request rate ≥ ``spike_factor`` × the previous window's and at
   least 5 points more, with ≥ ``min_errors`` failed requests now.
 * ``high_variance``: p99 ≥ ``variance_ratio`` × p50 and p99 ≥ 100 ms, with ≥ 2 × ``min_requests``.
-* ``n_plus_one``, ``db_dominated``: see :mod:`query.apm.insights_db`; they read raw spans, so they look at
-  the most recent hour of a longer window.
+* ``n_plus_one``, ``db_dominated``: see :mod:`query.apm.insights_db` (the span-link rollup, whole window).
 * ``saturated_host``: see :mod:`query.apm.insights_hosts` (passed in as ``extra`` by the controller).
 
 No finding is made without its evidence; example traces (an endpoint's slowest requests, a service's
@@ -148,8 +147,8 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
                          examples: bool = True) -> InsightList:
     """Every finding of ``window`` (compared with :meth:`ApmWindow.previous`), plus ``extra`` ones.
 
-    The pattern rules over raw spans (``n_plus_one``, ``db_dominated``) look at the most recent
-    :data:`PATTERN_WINDOW_S` of the window, and only with ``patterns``; the others read the rollups.
+    The pattern rules (``n_plus_one``, ``db_dominated``, from the span-link rollup) run only with
+    ``patterns``; every rule reads rollups.
     Without ``examples`` the endpoint and error-spike findings carry no example trace ids (no raw reads).
     """
     prev = window.previous()
@@ -172,13 +171,8 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
     out = [i for i in found if i is not None]
     out += _error_spikes(reader, window, settings, service, environment, examples)
     if patterns:
-        recent = _recent(window)
-        params: dict[str, Any] = dict(recent.params)
-        where = " AND ".join([traces_time(), *sc.service_filter(params, service, environment)])
-        out += insights_db.n_plus_one(reader, settings, where, params)
-        recent_endpoints = endpoints if recent == window else requests.top_endpoints(
-            reader, recent, "time", MAX_ENDPOINTS, service, environment).endpoints
-        out += insights_db.db_dominated(reader, recent_endpoints, settings, where, params)
+        out += insights_db.n_plus_one(reader, settings, window, service, environment)
+        out += insights_db.db_dominated(reader, endpoints, settings, window, service, environment)
     return InsightList(insights=ordered(out + (extra or [])))
 
 

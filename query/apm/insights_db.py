@@ -1,8 +1,12 @@
 """Database insight rules: N+1 query patterns and endpoints whose time goes to the database.
 
+Both read the span-link rollup (:mod:`query.apm.links`): DB calls made while serving a request (inside
+a SERVER span of the same trace and service), as of the linker's last round.
+
 **N+1**: the same normalized statement (:data:`query.apm.database.QUERY_HASH`) run at least
-``n_plus_one_min`` times under one parent span of one trace. One finding per (service, statement),
-with the traces affected, the largest and mean repetition counts and the slowest examples.
+``n_plus_one_min`` times under one parent span of one request. One finding per (service, statement),
+with the requests affected ("traces"), the largest and mean repetition counts, up to three endpoints
+and the example traces with the most repetitions.
 
 **DB-dominated endpoint**: DB client spans inside an endpoint's server spans (same trace and service,
 starting within the server span) add up to at least ``db_share`` of the endpoint's total request
@@ -16,13 +20,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from contracts.otel_columns import Traces as T
 from contracts.reader import TelemetryReader
-from query.apm import semconv as sc
-from query.apm.database import NORMALIZED, QUERY_HASH
+from query.apm import links
 from query.apm.insights_models import Evidence, Insight, InsightSettings
-from query.apm.requests import ROUTE
 from query.apm.requests_models import Endpoint
+from query.apm.window import ApmWindow
 
 MAX_FINDINGS = 10
 
@@ -32,19 +34,21 @@ def finding_id(kind: str, *subject: str) -> str:
     return f"{kind}:" + hashlib.sha256("\x00".join(subject).encode()).hexdigest()[:12]
 
 
-def n_plus_one(reader: TelemetryReader, settings: InsightSettings, where: str, params: dict[str, Any]) -> list[Insight]:
+def n_plus_one(reader: TelemetryReader, settings: InsightSettings, window: ApmWindow, service: str | None = None,
+               environment: str | None = None) -> list[Insight]:
     """N+1 findings of the window (see the module doc), worst (traces × repetitions) first."""
-    p = {**params, "n_min": settings.n_plus_one_min, "limit": MAX_FINDINGS}
+    p: dict[str, Any] = {"n_min": settings.n_plus_one_min, "limit": MAX_FINDINGS}
+    src = links.source(window, p, "db", service, environment)
+    over = "mapFilter((k, v) -> k >= {n_min:UInt32}, Repeats)"
     rows = reader.rows(
-        f"""SELECT g.s AS service, toString(g.h) AS query_hash, any(g.stmt) AS statement, count() AS traces,
-                  max(g.n) AS max_n, avg(g.n) AS avg_n, groupUniqArray(3)(r.route) AS routes,
-                  arraySlice(arrayMap(x -> x.2, arrayReverseSort(groupArray((g.n, g.t)))), 1, 3) AS examples
-           FROM (SELECT {T.TRACE_ID} AS t, {T.PARENT_SPAN_ID} AS pid, {T.SERVICE_NAME} AS s, {QUERY_HASH} AS h,
-                        any({NORMALIZED}) AS stmt, count() AS n
-                 FROM {T.TABLE} WHERE {where} AND {sc.IS_DB_CALL} AND {sc.DB_STATEMENT} != ''
-                 GROUP BY t, pid, s, h HAVING n >= {{n_min:UInt32}}) AS g
-           LEFT JOIN (SELECT {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, any({ROUTE}) AS route FROM {T.TABLE}
-                      WHERE {where} AND {sc.IS_SERVER} GROUP BY t, s) AS r ON g.t = r.t AND g.s = r.s
+        f"""SELECT ServiceName AS service, toString(QueryHash) AS query_hash, any(Statement) AS statement,
+                  sumMap({over}) AS hist, arraySum(mapValues(hist)) AS traces,
+                  arrayMax(mapKeys(hist)) AS max_n,
+                  arraySum(arrayMap((k, v) -> k * v, mapKeys(hist), mapValues(hist))) / traces AS avg_n,
+                  groupUniqArrayIf(3)(Target, RepeatMax.1 >= {{n_min:UInt32}}) AS routes,
+                  arraySlice(arrayMap(x -> x.2, arrayReverseSort(groupArrayIf(RepeatMax,
+                             RepeatMax.1 >= {{n_min:UInt32}}))), 1, 3) AS examples
+           FROM {src} WHERE QueryHash != 0 AND RepeatMax.1 >= {{n_min:UInt32}}
            GROUP BY service, query_hash ORDER BY traces * max_n DESC, query_hash LIMIT {{limit:UInt32}}""", p)
     out = []
     for r in rows:
@@ -65,7 +69,7 @@ def n_plus_one(reader: TelemetryReader, settings: InsightSettings, where: str, p
 
 
 def db_dominated(reader: TelemetryReader, endpoints: list[Endpoint], settings: InsightSettings,
-                 where: str, params: dict[str, Any]) -> list[Insight]:
+                 window: ApmWindow, service: str | None = None, environment: str | None = None) -> list[Insight]:
     """DB-dominated endpoint findings (see the module doc), largest share first."""
     floor_ms = settings.slow_endpoint_ms / 5
     totals: dict[tuple[str, str], list[float]] = {}  # (service, route) → [requests, total ms, max p95 ms]
@@ -77,16 +81,13 @@ def db_dominated(reader: TelemetryReader, endpoints: list[Endpoint], settings: I
     candidates = {k for k, (n, _, p95) in totals.items() if n >= settings.min_requests and p95 >= floor_ms}
     if not candidates:
         return []
+    params: dict[str, Any] = {}
+    src = links.source(window, params, "db", service, environment)
     rows = reader.rows(
-        f"""SELECT c.s AS service, p.route AS route, toString(c.h) AS query_hash, any(c.stmt) AS statement,
-                  sum(c.d) AS db_ns, count() AS calls, quantile(0.95)(c.d) AS p95_ns
-           FROM (SELECT {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, {QUERY_HASH} AS h, {NORMALIZED} AS stmt,
-                        toUnixTimestamp64Nano({T.TIMESTAMP}) AS ts, {T.DURATION} AS d
-                 FROM {T.TABLE} WHERE {where} AND {sc.IS_DB_CALL}) AS c
-           INNER JOIN (SELECT {T.TRACE_ID} AS t, {T.SERVICE_NAME} AS s, {ROUTE} AS route,
-                              toUnixTimestamp64Nano({T.TIMESTAMP}) AS b, b + {T.DURATION} AS e
-                       FROM {T.TABLE} WHERE {where} AND {sc.IS_SERVER}) AS p ON c.t = p.t AND c.s = p.s
-           WHERE c.ts >= p.b AND c.ts <= p.e GROUP BY service, route, query_hash""", params)
+        f"""SELECT ServiceName AS service, Target AS route, toString(QueryHash) AS query_hash,
+                  any(Statement) AS statement, sum(DurationSum) AS db_ns, sum(Calls) AS calls,
+                  arrayElement({links.QUANTILES}, 3) AS p95_ns
+           FROM {src} GROUP BY service, route, query_hash""", params)
     per: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if (r["service"], r["route"]) in candidates:

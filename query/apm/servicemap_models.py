@@ -40,13 +40,13 @@ class MapEdge(msgspec.Struct, frozen=True):
 class ServiceMap(msgspec.Struct, frozen=True):
     """``/api/service-map``: nodes and edges of the window (only edges touching ``service`` when given).
 
-    Service → service and external edges cover the calls since ``calls_since_unix_nano`` (the window's
-    last hour at most); nodes and database edges the whole window.
+    Service → service and external edges include the spans stored before ``linked_until_unix_nano``
+    (the span linker's last round, seconds ago; 0 before its first round).
     """
 
     nodes: list[MapNode]
     edges: list[MapEdge]
-    calls_since_unix_nano: int
+    linked_until_unix_nano: int
     meta: ReadMeta = UNKNOWN
 
 

@@ -33,6 +33,7 @@ from contracts.health import timed_check
 from contracts.signals import Signal
 from storage.clickhouse.client import connect, is_embedded, protobuf_settings
 from storage.clickhouse.inserter import ChunkInserter, error_code
+from storage.clickhouse.linker import Linker
 from storage.clickhouse.part_guard import HOLD_MESSAGE, PartGuard
 from storage.clickhouse.part_sweeper import PartSweeper
 from storage.clickhouse.parts import DAMAGE_ERROR_CODES
@@ -131,8 +132,9 @@ class ColumnarStore:
     """The opened columnar store: ``reader``, ``make_sink()``, ``start()``/``stop()``, ``health()``."""
 
     def __init__(self, connect: Callable[[], Client], protobuf: Callable[[str], dict[str, Any]],
-                 guard: PartGuard | None, backend: str, sweep_every_s: float = 0.25) -> None:
-        """Wire the reader, sinks and sweeper around ``guard`` (None: no guard)."""
+                 guard: PartGuard | None, backend: str, sweep_every_s: float = 0.25,
+                 links_interval_s: float = 10.0) -> None:
+        """Wire the reader, sinks, sweeper (around ``guard``; None: no guard) and span linker."""
         self._connect = connect
         self._protobuf = protobuf
         self.guard = guard
@@ -141,6 +143,7 @@ class ColumnarStore:
         self.reader: GuardedReader | ClickHouseReader = (
             GuardedReader(self._plain, guard) if guard is not None else self._plain)
         self._sweeper = PartSweeper(guard, connect, sweep_every_s) if guard is not None else None
+        self.linker = Linker(connect, links_interval_s)
         self._started = False
 
     def make_sink(self) -> ChunkInserter:
@@ -150,13 +153,18 @@ class ColumnarStore:
         return HoldingInserter(self._connect, self._protobuf, self.guard)
 
     def start(self) -> None:
-        """Start the sweeper (only when serving: ``vigil migrate`` must not leave a thread in chDB)."""
-        if self._sweeper is not None and not self._started:
-            self._started = True
+        """Start the sweeper and the linker (only when serving: ``vigil migrate`` must not leave a thread in chDB)."""
+        if self._started:
+            return
+        self._started = True
+        self.linker.start()
+        if self._sweeper is not None:
             self._sweeper.start()
 
     def stop(self, timeout: float) -> None:
-        """Stop the sweeper and start merges again if the guard stopped them (handles stay open)."""
+        """Stop the sweeper and linker, start merges again if the guard stopped them (handles stay open)."""
+        if self._started:
+            self.linker.stop(timeout)
         if self._sweeper is not None and self._started:
             self._sweeper.stop(timeout)
         if self.guard is not None:
@@ -176,6 +184,8 @@ class ColumnarStore:
             report.update(self._disk_health())
         if self.guard is not None:
             report.update(part_health(self.guard))
+        if self._started:
+            report["linker"] = linker_health(self.linker)
         return report
 
     def _disk_health(self) -> dict[str, Any]:
@@ -188,6 +198,16 @@ class ColumnarStore:
             out.update(status="error",
                        error=f"columnar store disk full ({free} bytes free): data is spooled, not stored")
         return out
+
+
+def linker_health(linker: Linker) -> dict[str, Any]:
+    """The span linker's last round: when it read the store, minutes it computed, seconds it took, error."""
+    s = linker.status
+    out: dict[str, Any] = {"linked_until_unix": s.linked_until_s, "minutes_linked": s.minutes_linked,
+                           "round_seconds": round(s.round_s, 3)}
+    if s.last_error:
+        out["last_error"] = s.last_error
+    return out
 
 
 def part_health(guard: PartGuard) -> dict[str, Any]:
@@ -208,9 +228,11 @@ def part_health(guard: PartGuard) -> dict[str, Any]:
     return out
 
 
-def open_columnar(dsn: str, part_check_free_bytes: int, cluster: str = "") -> ColumnarStore:
+def open_columnar(dsn: str, part_check_free_bytes: int, cluster: str = "", links_interval_s: float = 10.0
+                  ) -> ColumnarStore:
     """The columnar store at ``dsn`` (already migrated), guarded below ``part_check_free_bytes`` free.
 
+    Its span linker (:mod:`storage.clickhouse.linker`) runs a round every ``links_interval_s`` at most.
     No guard when ``part_check_free_bytes`` is 0 or ``cluster`` is set (replicas repair themselves).
     Sinks hold below ``min(64 MiB, part_check_free_bytes / 4)`` free. Nothing is opened until first use.
     """
@@ -219,5 +241,5 @@ def open_columnar(dsn: str, part_check_free_bytes: int, cluster: str = "") -> Co
     if part_check_free_bytes > 0 and not cluster:
         guard = PartGuard(part_check_free_bytes, hold_below_free_bytes=min(DISK_FULL_BYTES, part_check_free_bytes // 4))
     return ColumnarStore(lambda: connect(dsn), lambda message: protobuf_settings(dsn, message), guard,
-                         "chdb" if embedded else "clickhouse")
+                         "chdb" if embedded else "clickhouse", links_interval_s=links_interval_s)
 

@@ -93,6 +93,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
     (6, "per-minute error rollup of exception events and ERROR logs",
      lambda r: rollups.errors_statements(max(r.traces_days, r.logs_days) if min(r.traces_days, r.logs_days) > 0
                                          else 0)),
+    (7, "per-minute span-link rollup (filled by the linker)", lambda r: [rollups.links_table(r.traces_days)]),
 ]
 
 LEDGER = """
@@ -198,6 +199,7 @@ _TTL_TABLES = {
     "vigil_red_1m": ("Minute", "traces_days"),
     "vigil_db_1m": ("Minute", "traces_days"),
     "vigil_errors_1m": ("Minute", "traces_days"),
+    "vigil_links_1m": ("Minute", "traces_days"),
     "otel_logs": ("TimestampTime", "logs_days"),
     **{f"otel_metrics_{k}": ("toDateTime(TimeUnix)", "metrics_days") for k in METRIC_KINDS},
 }

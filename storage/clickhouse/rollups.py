@@ -11,7 +11,7 @@ table, before the view exists; on a large store this is the slow step of the upg
 
 from __future__ import annotations
 
-from contracts import error_rollup
+from contracts import error_rollup, links
 from contracts.rollups import DB_GROUP, DB_SELECT, QUANTILE_STATE, RED_GROUP, RED_SELECT, Db, Red
 
 DEDUP = "non_replicated_deduplication_window = 1000"
@@ -130,3 +130,33 @@ def errors_statements(days: int) -> list[str]:
     return [errors_table(days), f"TRUNCATE TABLE IF EXISTS {e.TABLE}",
             f"INSERT INTO {e.TABLE} {e.SPANS_SELECT} {e.GROUP}", f"INSERT INTO {e.TABLE} {e.LOGS_SELECT} {e.GROUP}",
             _view(e.SPANS_VIEW, e.TABLE, e.SPANS_SELECT, e.GROUP), _view(e.LOGS_VIEW, e.TABLE, e.LOGS_SELECT, e.GROUP)]
+
+
+def links_table(days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS vigil_links_1m`` (:mod:`contracts.links`) keeping ``days`` days (<= 0: forever).
+
+    A ``ReplacingMergeTree`` on the row key (the linker writes whole minutes, so a minute computed
+    again replaces its rows); the newest ``Computed`` wins.
+    """
+    return f"""
+CREATE TABLE IF NOT EXISTS {links.TABLE} (
+    Minute DateTime CODEC(Delta(4), ZSTD(1)),
+    Kind LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Environment LowCardinality(String),
+    Target String CODEC(ZSTD(1)),
+    QueryHash UInt64,
+    Statement String CODEC(ZSTD(3)),
+    Calls UInt64,
+    Errors UInt64,
+    DurationSum UInt64,
+    Quantiles {QUANTILE_STATE},
+    Repeats Map(UInt32, UInt64),
+    RepeatMax Tuple(UInt32, String),
+    Computed DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree(Computed)
+PARTITION BY toDate(Minute)
+ORDER BY (Kind, Minute, ServiceName, Environment, Target, QueryHash)
+{_ttl("Minute", days)}
+SETTINGS ttl_only_drop_parts = 1
+"""

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from query.apm import database
+from query.apm import database, semconv
 from query.apm.window import ApmWindow
 from query.errors import BadRequest
 from storage.clickhouse.client import connect
 from storage.clickhouse.reader import ClickHouseReader
+from tests.query.apm.linked import link
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # inside the retention TTL
 WINDOW = ApmWindow(int((NOW - timedelta(hours=1)).timestamp() * 1e9), int(NOW.timestamp() * 1e9), 60)
@@ -47,7 +48,7 @@ def test_literals_normalize_to_one_hash(ch: Client, reader: ClickHouseReader) ->
     other = ["SELECT id FROM products WHERE id = %s", "SELECT id FROM orders WHERE id = 5",
              "SELECT id FROM products WHERE name = 'a' -- note", "SELECT id FROM products WHERE name = 'b'"]
     ch.insert("otel_traces", [pg(svc, "t1", i, 1, s) for i, s in enumerate(same + other)], column_names=COLUMNS)
-    rows = reader.rows(f"SELECT {database.DB_STATEMENT} AS s, toString({database.QUERY_HASH}) AS h "
+    rows = reader.rows(f"SELECT {semconv.DB_STATEMENT} AS s, toString({database.QUERY_HASH}) AS h "
                        "FROM otel_traces WHERE ServiceName = {svc:String}", {"svc": svc})
     hashes = {r["s"]: r["h"] for r in rows}
     # literals, ?-placeholders, whitespace and comments: one hash; IN lists of 2+ items: one hash
@@ -71,9 +72,9 @@ def test_slow_queries_figures_examples_and_endpoints(ch: Client, reader: ClickHo
     spans.append(pg(svc, "tr9", 50, 5, "SELECT 1", ))  # fast: never above the threshold
     spans.append(pg(svc, "tr9", 51, 500, "UPDATE o SET x = 1", ) [:9] + ["Error"])
     ch.insert("otel_traces", spans, column_names=COLUMNS)
-    # calling endpoints come from the last 15 minutes of the window: end it 20 minutes ago
-    window = ApmWindow(WINDOW.start_ns, WINDOW.end_ns - 20 * 60 * 10**9, 60)
-    got = database.slow_queries(reader, window, threshold_ms=100, service=svc)
+    linked = link(ch)  # calling endpoints come from the span linker
+    got = database.slow_queries(reader, WINDOW, threshold_ms=100, service=svc)
+    assert got.endpoints_linked_until_unix_nano >= linked
     assert [q.statement for q in got.queries] == ["UPDATE o SET x = ?", "SELECT * FROM o WHERE id = ?"]
     upd, sel = got.queries
     assert (upd.executions, upd.errors, upd.rows, upd.endpoints) == (1, 1, None, [])

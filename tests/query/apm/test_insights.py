@@ -14,6 +14,7 @@ from query.apm.insights_models import Insight, InsightSettings
 from query.apm.window import ApmWindow
 from storage.clickhouse.client import connect
 from storage.clickhouse.reader import ClickHouseReader
+from tests.query.apm.linked import link
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 WINDOW = ApmWindow(int((NOW - timedelta(hours=1)).timestamp() * 1e9), int(NOW.timestamp() * 1e9), 60)
@@ -48,6 +49,7 @@ def at(minutes_ago: float) -> datetime:
 
 def run(ch: Client, reader: ClickHouseReader, rows: list[list[Any]], svc: str) -> dict[str, list[Insight]]:
     ch.insert("otel_traces", rows, column_names=COLUMNS)
+    link(ch)  # N+1 and DB-dominated findings come from the span linker
     found: dict[str, list[Insight]] = {}
     for i in insights.performance_insights(reader, WINDOW, SETTINGS, service=svc).insights:
         found.setdefault(i.kind, []).append(i)

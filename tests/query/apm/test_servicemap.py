@@ -13,6 +13,7 @@ from query.apm import servicemap
 from query.apm.window import ApmWindow
 from storage.clickhouse.client import connect
 from storage.clickhouse.reader import ClickHouseReader
+from tests.query.apm.linked import link
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 WINDOW = ApmWindow(int((NOW - timedelta(hours=1)).timestamp() * 1e9), int(NOW.timestamp() * 1e9), 60)
@@ -60,6 +61,7 @@ def test_map_nodes_and_edges(ch: Client, reader: ClickHouseReader) -> None:
     env = f"map-{uuid.uuid4().hex[:6]}"
     rows = [r for i in range(10) for r in shop(env, i, fail=i < 2)]
     ch.insert("otel_traces", rows, column_names=COLUMNS)
+    linked = link(ch)
     got = servicemap.service_map(reader, WINDOW, environment=env)
     nodes = {n.id: n for n in got.nodes}
     assert list(nodes) == ["service:checkout", "service:frontend", "db:postgresql/shop", "external:api.pay.example"]
@@ -74,12 +76,13 @@ def test_map_nodes_and_edges(ch: Client, reader: ClickHouseReader) -> None:
     assert (fc.calls, fc.errors, fc.error_rate) == (10, 2, 0.2)
     # the caller's client span times the call: 80..89 ms
     assert 88.0 <= fc.p95_ms <= 89.0
-    assert got.calls_since_unix_nano == WINDOW.start_ns  # a one-hour window: calls over all of it
+    assert got.linked_until_unix_nano >= linked  # the linker's round that linked these spans
 
 
 def test_service_filter_keeps_its_edges(ch: Client, reader: ClickHouseReader) -> None:
     env = f"map-{uuid.uuid4().hex[:6]}"
     ch.insert("otel_traces", [r for i in range(3) for r in shop(env, i, fail=False)], column_names=COLUMNS)
+    link(ch)
     got = servicemap.service_map(reader, WINDOW, service="frontend", environment=env)
     assert [(e.source, e.target, e.calls) for e in got.edges] == [("service:frontend", "service:checkout", 3)]
     assert [n.id for n in got.nodes] == ["service:checkout", "service:frontend"]
