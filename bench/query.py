@@ -410,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with server:
             startup = server.start(args.startup_timeout)
             print(f"server pid {server.pid} healthy after {startup:.1f}s (api :{server.ports.api})")
+            linked = apm_queries.wait_linked(server.ports.host, server.ports.api, time.time() - startup)
+            print(f"span linker backfilled the store in {linked:.1f}s more")
             sampler = RssSampler(server.pid, pid_file=data_dir / "pg" / "postmaster.pid")
             sampler.start()
             try:

@@ -95,9 +95,9 @@ class Config:
     cors_allowed_origins: str = _s("", "origins allowed to POST OTLP/HTTP from browsers (comma-separated, or *)",
                                    "receiver")
     redaction_file: str = _s("", "YAML redaction rules (empty = built-in defaults)", "columnar")
-    links_interval_s: float = _s(10.0, "seconds (or e.g. 10s) between span-linker rounds (service-map edges, calling endpoints "
-                                 "of statements, N+1 insights: how fresh they are; longer on a busy store)",
-                                 "columnar")
+    links_interval_s: float = _s(10.0, "seconds (or e.g. 10s) between span-linker rounds (service-map edges, "
+                                 "calling endpoints of statements, N+1 insights: how fresh they are; longer on a "
+                                 "busy store)", "columnar")
     shutdown_timeout_s: float = _s(10.0, "SIGTERM drain budget (seconds or e.g. 10s)", "server")
     log_level: str = _s("INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL", "server")
     self_telemetry: bool = _s(False, "trace Vigil's own query API and PostgreSQL calls as service.name=vigil, "

@@ -10,10 +10,10 @@ from query.models import UNKNOWN, ReadMeta
 
 
 class CallingEndpoint(msgspec.Struct, frozen=True):
-    """A server endpoint (``http.route`` of the enclosing server span) that ran the statement.
+    """A server endpoint (``http.route``, else the span name, of the enclosing server span) that ran the statement.
 
-    ``executions`` counts the statement's runs inside this endpoint's requests in the last 15 minutes of
-    the window (the attribution joins raw spans; see :mod:`query.apm.database`).
+    ``executions`` counts the statement's runs inside this endpoint's requests in the window (from the
+    span-link rollup; see :mod:`query.apm.database`).
     """
 
     service: str

@@ -121,12 +121,13 @@ def error_metrics(reader: TelemetryReader, window: ApmWindow, issues: IssueRepos
               for b in window.bucket_starts_s()]
     top = []
     for fp, group in list(_by_fingerprint(found).items())[:limit]:
-        status, _ = _status(issues, fp)
+        status, issue = _status(issues, fp)
         first = group[0]  # newest
         top.append(IssueCount(fingerprint=fp, type=first.type, message=first.message, count=_total(group),
                               services=sorted({g.service for g in group} - {""}),
                               endpoints=sorted({g.endpoint for g in group} - {""}),
-                              last_seen_ns=max(g.last_seen_ns for g in group), status=status))
+                              last_seen_ns=max(g.last_seen_ns for g in group), status=status,
+                              first_seen_ns=issue.first_seen_ns if issue else 0))
     total = sum(n for n, _ in requests.values())
     failed = sum(f for _, f in requests.values())
     return ErrorMetrics(occurrences=_total(found), requests=total, failed_requests=failed,

@@ -53,7 +53,11 @@ class ErrorBucket(msgspec.Struct, frozen=True):
 
 
 class IssueCount(msgspec.Struct, frozen=True):
-    """One issue's occurrences in the window (``status`` from the issue repository; ``unknown`` if not tracked)."""
+    """One issue's occurrences in the window.
+
+    ``status`` and ``first_seen_ns`` (ever, not only in the window) come from the issue repository:
+    ``unknown`` and 0 while the issue is not tracked.
+    """
 
     fingerprint: str
     type: str
@@ -63,6 +67,7 @@ class IssueCount(msgspec.Struct, frozen=True):
     endpoints: list[str]
     last_seen_ns: int
     status: str
+    first_seen_ns: int = 0
 
 
 class ErrorMetrics(msgspec.Struct, frozen=True):

@@ -140,10 +140,12 @@ def migrate(
     """
     done = applied_versions(client, cluster)
     applied = []
+    if not done:  # a new store: one line, not one per migration
+        log.info("creating the columnar schema (migrations 1-%s)", MIGRATIONS[-1][0])
     for version, name, build in MIGRATIONS:
         if version in done:
             continue
-        log.info("columnar migration %s: %s", version, name)
+        (log.debug if not done else log.info)("columnar migration %s: %s", version, name)
         for stmt in build(retention):
             client.command(on_cluster(stmt, cluster))
         client.insert("vigil_schema_migrations", [[version, name]], column_names=["version", "name"])

@@ -1,8 +1,8 @@
 """The Logs, Errors, Database and System dashboard pages in real headless Chromium against the demo's Vigil.
 
 Reuses the helpers of test_browser_pages (console/page-error/CSP watching, the browser fixture). Each test
-compares what the page shows with the API's JSON and saves a 1280×800 screenshot to its tmp dir and to
-docs/screenshots/<page>.png.
+compares what the page shows with the API's JSON and saves a screenshot to its tmp dir (and, with
+VIGIL_UPDATE_SCREENSHOTS=1, the 1280×800 viewport to docs/screenshots/<page>.png).
 """
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, expect
 
+from tests.browser import save_screenshot
 from tests.dashboard.test_browser_pages import Watched, _api, _number, _open, browser, watched  # noqa: F401
 from tests.demo_fixture import DemoData
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
 
 def _shoot(w: Watched, tmp_path: Path, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    w.page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-    w.page.screenshot(path=str(SHOTS / f"{name}.png"))
+    save_screenshot(w.page, tmp_path, name)
 
 
 def test_logs_search_volume_attributes_and_live_tail(demo: DemoData, watched: Watched, tmp_path: Path) -> None:

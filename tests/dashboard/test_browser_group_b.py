@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,11 @@ import httpx
 from playwright.sync_api import Browser, expect
 
 from tests.alerts.test_alerting_e2e import wait_for
+from tests.browser import save_screenshot
 from tests.dashboard.test_browser_pages import Watched, _api, _number, _open, browser, watched  # noqa: F401
 from tests.demo_fixture import DemoData
 from tests.vigil_process import VigilProcess
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ALWAYS = """
 groups:
   - name: b-always
@@ -29,10 +28,7 @@ groups:
 
 def _shot(page: Any, tmp_path: Path, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SHOTS / f"{name}.png")
+    save_screenshot(page, tmp_path, name, full_page=False)
 
 
 def test_services_list_map_and_detail(demo: DemoData, watched: Watched, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Each test fails on any console error, uncaught page error or Content-Security-Policy violation, and
 saves a screenshot of what it checked under its pytest tmp dir (the overview, trace search and trace view
-also to docs/screenshots/, which the README shows).
+also to docs/screenshots/ with ``VIGIL_UPDATE_SCREENSHOTS=1``, which the README shows).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from tests.browser import chromium
+from tests.browser import chromium, save_screenshot
 from tests.demo_fixture import DemoData
 from tests.vigil_process import VigilProcess
 
@@ -27,14 +27,6 @@ document.addEventListener("securitypolicyviolation",
 """
 TIMEOUT_MS = 20_000
 expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions (a loaded CI machine is slow)
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _shot(page: Page, tmp: Path, name: str) -> None:
-    """Save the viewport (1280×800) to ``tmp`` and to docs/screenshots/."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(tmp / name), full_page=True)
-    page.screenshot(path=str(SHOTS / name))
 
 
 class Watched:
@@ -110,7 +102,7 @@ def test_overview_shows_the_apis_figures_and_goes_live(demo: DemoData, watched: 
     # the /ws feed: connected, then a dashboard-data snapshot arrives (published every 5 s)
     expect(page.locator("#live-badge")).to_have_text("Live: live")
     expect(page.locator("#live-requests")).to_be_visible()
-    _shot(page, tmp_path, "overview.png")
+    save_screenshot(page, tmp_path, "overview")
     watched.assert_clean()
 
 
@@ -159,7 +151,7 @@ def test_trace_search_waterfall_and_span_details(demo: DemoData, watched: Watche
     expect(rows).to_have_count(len(expected))
     for i in range(rows.count()):
         assert "checkout" in rows.nth(i).locator("td").nth(5).inner_text()
-    _shot(page, tmp_path, "traces.png")
+    save_screenshot(page, tmp_path, "traces")
 
     first = expected[0]
     page.locator(f'a.trace-link[data-trace-id="{first["trace_id"]}"]').click()
@@ -179,7 +171,7 @@ def test_trace_search_waterfall_and_span_details(demo: DemoData, watched: Watche
     # bars sit where their spans start: the child's bar is not left of the trace's start
     boxes = [page.locator("#waterfall .bar").nth(i).bounding_box() for i in range(2)]
     assert boxes[0] and boxes[1] and boxes[1]["x"] >= boxes[0]["x"] - 0.5
-    _shot(page, tmp_path, "trace.png")
+    save_screenshot(page, tmp_path, "trace")
     watched.assert_clean()
 
 

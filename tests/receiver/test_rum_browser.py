@@ -12,7 +12,6 @@ show the page and the same p75 values without console errors or CSP violations.
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,12 +24,11 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from contracts.webvitals import THRESHOLDS, rating
-from tests.browser import chromium
+from tests.browser import chromium, save_screenshot
 from tests.dashboard.test_browser_pages import CSP_PROBE, Watched
 from tests.vigil_process import VigilProcess, free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "frontend.png"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
 ERROR_MESSAGE = "rum-browser-test boom"
@@ -285,10 +283,7 @@ def _check_the_dashboard(browser: Any, vigil: VigilProcess, metrics: dict[str, A
     page.wait_for_timeout(300)  # charts drawn
     watch.assert_clean()
 
-    shot = tmp_path / "frontend.png"
-    page.screenshot(path=str(shot))
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOT)
+    save_screenshot(page, tmp_path, "frontend", full_page=False)
 
     # the sort control keeps its state in the URL
     page.select_option("#c-sort", "inp")

@@ -83,6 +83,7 @@ def test_the_tracker_recorded_one_issue_per_fingerprint_exactly(demo: DemoData) 
                                                                                                    "open", 0)
         assert len(occurrences) == declines  # every one found again in the columnar store
         assert len({o["trace_id"] for o in occurrences}) == declines  # one per declined checkout
+        assert t["first_seen_ns"] == issue["first_seen_ns"] > 0  # the list carries the repository's first seen
     charge = next(t for t in issues.values() if t["endpoints"] == ["/charge"])
     assert [f.rsplit(":", 1)[1] for f in charge["detail"]["issue"]["frames"]] == [
         "call_gateway", "authorize", "charge"]

@@ -74,7 +74,10 @@ export function mount(ctx) {
               h("strong", null, f.clip(shortType(i.type), 60)), h("span", { class: "muted a-issue-msg" }, f.clip(i.message, 120))),
             tr ? sparkline(tr.counts, `Trend of ${shortType(i.type)}: ${tr.total} in this range`) : h("span", { class: "muted" }, "–"),
             h("span", { class: "a-count" }, f.int(i.count)),
-            h("span", { class: "a-first", dataset: { fingerprint: i.fingerprint } }, "…"),
+            h("span", { class: "a-first" }, i.first_seen_ns
+              ? h("time", { datetime: new Date(i.first_seen_ns / 1e6).toISOString(), title: f.timeNs(i.first_seen_ns) },
+                f.ago(i.first_seen_ns))
+              : h("span", { class: "muted" }, "–")),
             h("time", { datetime: new Date(i.last_seen_ns / 1e6).toISOString(), title: f.timeNs(i.last_seen_ns) }, f.ago(i.last_seen_ns)),
             h("span", { class: "badge a-status a-status-" + i.status }, i.status),
             i.services.join(", ")];
@@ -82,22 +85,6 @@ export function mount(ctx) {
         : empty(`No ${want || ""} issues in this time range.`.replace("  ", " ")));
     const tableEl = content.querySelector("table");
     if (tableEl) tableEl.classList.add("a-issues");
-    fillFirstSeen(issues);
-  }
-
-  // first seen lives in the issue repository: fetched per listed issue (bounded)
-  async function fillFirstSeen(issues) {
-    const signal = ctx.signal;
-    await Promise.all(issues.slice(0, 50).map(async (i) => {
-      const cell = content.querySelector(`.a-first[data-fingerprint="${CSS.escape(i.fingerprint)}"]`);
-      try {
-        const d = await getJson("/api/errors/" + encodeURIComponent(i.fingerprint), { limit: 1 }, signal);
-        if (cell) replace(cell, h("time", { datetime: new Date(d.issue.first_seen_ns / 1e6).toISOString(),
-          title: f.timeNs(d.issue.first_seen_ns) }, f.ago(d.issue.first_seen_ns)));
-      } catch (err) {
-        if (cell && !isAbort(err)) cell.textContent = "–";
-      }
-    }));
   }
 
   load();
