@@ -1,7 +1,8 @@
 """``/api/dashboard``: one document with what the overview page needs, built from the APM services.
 
 Each part is the answer of its own endpoint, cut to the overview's size: API RED (``/api/metrics/api``),
-per-service RED, the database totals and the five slowest statements, error totals with the five most
+per-service RED, the database totals and per-database figures (no series or operations) and the five
+slowest statements, error totals with the five most
 frequent and every critical issue (``/api/metrics/errors[/critical]``), every host
 (``/api/metrics/system``), the alert evaluator's active alerts and the five most severe insights
 (``/api/insights/performance``, saturated hosts included). To stay cheap the overview leaves out the
@@ -27,6 +28,7 @@ from query.apm.database_models import DatabaseSettings
 from query.apm.errors_models import ErrorSettings
 from query.apm.insights_hosts import saturated_hosts
 from query.apm.insights_models import Insight, InsightSettings
+from query.apm.memo import MemoReader
 from query.apm.requests_models import ApiMetrics, ApiSettings
 from query.apm.system_models import SystemSettings
 from query.apm.window import ApmWindow
@@ -80,13 +82,14 @@ def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepositor
 
     Independent parts run concurrently on the reader's handle pool (:data:`WORKERS` at a time).
     """
+    reader = MemoReader(reader)  # parts that ask the same question share one answer
     hosts_window = ApmWindow(max(window.start_ns, window.end_ns - HOSTS_WINDOW_S * NS), window.end_ns,
                              min(window.step_s, 60))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         f_api = pool.submit(requests.api_metrics, reader, window, settings.api, service, environment)
         f_services = pool.submit(requests.per_service, reader, window, settings.api, environment)
         f_db = pool.submit(database_overview.database_overview, reader, window, service=service,
-                           environment=environment, limit=TOP)
+                           environment=environment, limit=TOP, series=False)
         f_slow = pool.submit(database.slow_queries, reader, window, threshold_ms=settings.database.slow_query_ms,
                              limit=TOP, service=service, environment=environment)
         f_found = pool.submit(errors_rollup.tallies, reader, window, service, environment)

@@ -38,8 +38,10 @@ def _figures_sql(src: rollup.Source) -> str:
 
 
 def database_overview(reader: TelemetryReader, window: ApmWindow, *, service: str | None = None,
-                      environment: str | None = None, limit: int = 10) -> DatabaseOverview:
+                      environment: str | None = None, limit: int = 10, series: bool = True) -> DatabaseOverview:
     """Totals, series, per-database figures and top ``limit`` operations of the DB calls in ``window``.
+
+    Without ``series``: totals and per-database figures only (every series and ``top_operations`` empty).
 
     Raises:
         BadRequest: naming ``limit`` when it is not 1–:data:`MAX_OPERATIONS`.
@@ -50,27 +52,35 @@ def database_overview(reader: TelemetryReader, window: ApmWindow, *, service: st
     src = rollup.db_source(window, params, service, environment)
     bucket = rollup.bucket_time()
     # one scan: grouping(db_system, t) is 3 for the total, 1 per database, 2 per bucket, 0 per both
+    if series:
+        keys = f"{bucket} AS t, grouping(db_system, t) AS g"
+        sets = "(), (db_system, db_namespace), (t), (db_system, db_namespace, t)"
+    else:  # the same g codes: 3 for the total, 1 per database
+        keys = "0 AS t, if(grouping(db_system, db_namespace) = 3, 3, 1) AS g"
+        sets = "(), (db_system, db_namespace)"
     rows = reader.rows(
-        f"SELECT {_DB}, {bucket} AS t, grouping(db_system, t) AS g, {_figures_sql(src)}, q[3] AS p95_ns "
-        f"FROM {src} GROUP BY GROUPING SETS ((), (db_system, db_namespace), (t), (db_system, db_namespace, t)) "
+        f"SELECT {_DB}, {keys}, {_figures_sql(src)}, q[3] AS p95_ns "
+        f"FROM {src} GROUP BY GROUPING SETS ({sets}) "
         "ORDER BY g, executions DESC, db_system, db_namespace, t", params)
     empty = {"executions": 0, "errors": 0, "avg_ns": 0, "q": []}
     total = next((r for r in rows if r["g"] == 3), empty)
     per_db = [r for r in rows if r["g"] == 1]
-    series = [r for r in rows if r["g"] == 2]
+    buckets = [r for r in rows if r["g"] == 2]
     db_series = [r for r in rows if r["g"] == 0]
     ops = reader.rows(
         f"SELECT {Db.DB_OPERATION} AS operation, {_DB}, sum({Db.EXECUTIONS}) AS executions, "
         f"sum({Db.ERRORS}) AS errors FROM {src} GROUP BY operation, db_system, db_namespace "
-        "ORDER BY executions DESC, operation, db_system, db_namespace LIMIT {limit:UInt32}", params)
+        "ORDER BY executions DESC, operation, db_system, db_namespace LIMIT {limit:UInt32}", params) if series else []
     by_db: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in db_series:
         by_db.setdefault((r["db_system"], r["db_namespace"]), []).append(r)
     return DatabaseOverview(
-        step_s=window.step_s, totals=_figures(total, window.seconds), series=_series(window, series),
+        step_s=window.step_s, totals=_figures(total, window.seconds),
+        series=_series(window, buckets) if series else [],
         databases=[DbDatabase(db_system=r["db_system"], db_namespace=r["db_namespace"],
                               figures=_figures(r, window.seconds),
-                              series=_series(window, by_db.get((r["db_system"], r["db_namespace"]), [])))
+                              series=_series(window, by_db.get((r["db_system"], r["db_namespace"]), []))
+                              if series else [])
                    for r in per_db],
         top_operations=[DbOperation(operation=r["operation"], db_system=r["db_system"],
                                     db_namespace=r["db_namespace"], executions=int(r["executions"]),

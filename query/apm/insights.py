@@ -20,6 +20,7 @@ Findings come most severe first, then by kind.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from contracts.otel_columns import Traces as T
@@ -33,6 +34,7 @@ from query.apm.window import ApmWindow
 from query.filters import traces_time
 
 MAX_ENDPOINTS = 1000
+PARALLEL = 3  # of the reader's 4 handles
 PATTERN_WINDOW_S = 3600
 NS = 1_000_000_000
 Key = tuple[str, str, str]
@@ -152,27 +154,33 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
     Without ``examples`` the endpoint and error-spike findings carry no example trace ids (no raw reads).
     """
     prev = window.previous()
-    endpoints = requests.top_endpoints(reader, window, "time", MAX_ENDPOINTS, service, environment).endpoints
-    before = {_key(e): e for e in requests.top_endpoints(reader, prev, "time", MAX_ENDPOINTS, service,
-                                                          environment).endpoints}
-    cache: dict[Key, list[str]] = {}
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:  # independent reads, at most PARALLEL at a time
+        f_now = pool.submit(requests.top_endpoints, reader, window, "time", MAX_ENDPOINTS, service, environment)
+        f_before = pool.submit(requests.top_endpoints, reader, prev, "time", MAX_ENDPOINTS, service, environment)
+        f_spikes = pool.submit(_error_spikes, reader, window, settings, service, environment, examples)
+        f_n1 = pool.submit(insights_db.n_plus_one, reader, settings, window, service, environment) if patterns \
+            else None
+        endpoints = f_now.result().endpoints
+        f_db = pool.submit(insights_db.db_dominated, reader, endpoints, settings, window, service,
+                           environment) if patterns else None
+        before = {_key(e): e for e in f_before.result().endpoints}
+        cache: dict[Key, list[str]] = {}
 
-    def traces(e: Endpoint) -> list[str]:
-        if not examples:
-            return []
-        if _key(e) not in cache:
-            cache[_key(e)] = _slowest(reader, window, e)
-        return cache[_key(e)]
+        def traces(e: Endpoint) -> list[str]:
+            if not examples:
+                return []
+            if _key(e) not in cache:
+                cache[_key(e)] = _slowest(reader, window, e)
+            return cache[_key(e)]
 
-    found: list[Insight | None] = []
-    for e in endpoints:
-        found += [_slow(e, settings, traces), _regression(e, before.get(_key(e)), settings, traces),
-                  _variance(e, settings, traces)]
-    out = [i for i in found if i is not None]
-    out += _error_spikes(reader, window, settings, service, environment, examples)
-    if patterns:
-        out += insights_db.n_plus_one(reader, settings, window, service, environment)
-        out += insights_db.db_dominated(reader, endpoints, settings, window, service, environment)
+        found: list[Insight | None] = []
+        for e in endpoints:
+            found += [_slow(e, settings, traces), _regression(e, before.get(_key(e)), settings, traces),
+                      _variance(e, settings, traces)]
+        out = [i for i in found if i is not None]
+        out += f_spikes.result()
+        for f in (f_n1, f_db):
+            out += f.result() if f is not None else []
     return InsightList(insights=ordered(out + (extra or [])))
 
 

@@ -89,6 +89,15 @@ def test_totals_per_database_and_operations(reader: ClickHouseReader, svc: str) 
     assert [(o.operation, o.executions) for o in top2.top_operations] == [("SELECT", 3), ("GET", 1)]
 
 
+def test_without_series_the_same_figures_and_nothing_else(reader: ClickHouseReader, svc: str) -> None:
+    full = database_overview.database_overview(reader, WINDOW, service=svc, environment="prod")
+    lean = database_overview.database_overview(reader, WINDOW, service=svc, environment="prod", series=False)
+    assert lean.totals == full.totals
+    assert [(d.db_system, d.db_namespace, d.figures) for d in lean.databases] == [
+        (d.db_system, d.db_namespace, d.figures) for d in full.databases]
+    assert lean.series == [] and lean.top_operations == [] and all(d.series == [] for d in lean.databases)
+
+
 def test_series_are_per_bucket_and_zero_filled(reader: ClickHouseReader, svc: str) -> None:
     got = database_overview.database_overview(reader, SHORT, service=svc, environment="prod")
     assert [b.t for b in got.series] == SHORT.bucket_starts_s()
