@@ -5,8 +5,9 @@ per-service RED, the database totals and per-database figures (no series or oper
 slowest statements, error totals with the five most
 frequent and every critical issue (``/api/metrics/errors[/critical]``), every host
 (``/api/metrics/system``), the alert evaluator's active alerts and the five most severe insights
-(``/api/insights/performance``, saturated hosts included). To stay cheap the overview leaves out the
-insights' example traces (raw-span reads); ``/api/insights/performance`` has them. Hosts are the
+(``/api/insights/performance``, saturated hosts included). To stay cheap the overview leaves out what
+it does not show: the insights' example traces (raw-span reads) and the slow statements' calling
+endpoints; their own endpoints have them. Hosts are the
 last 15 minutes of the window (their current state and a short series), with ``saturated_host`` findings
 from that. Failed requests per bucket of the error summary are the API series'.
 
@@ -91,7 +92,7 @@ def dashboard(reader: TelemetryReader, window: ApmWindow, issues: IssueRepositor
         f_db = pool.submit(database_overview.database_overview, reader, window, service=service,
                            environment=environment, limit=TOP, series=False)
         f_slow = pool.submit(database.slow_queries, reader, window, threshold_ms=settings.database.slow_query_ms,
-                             limit=TOP, service=service, environment=environment)
+                             limit=TOP, service=service, environment=environment, with_endpoints=False)
         f_found = pool.submit(errors_rollup.tallies, reader, window, service, environment)
         f_hosts = pool.submit(system.system_metrics, reader, hosts_window, settings.system)
         f_insights = pool.submit(insights.performance_insights, reader, window, settings.insights, service,

@@ -84,6 +84,22 @@ def _v3(r: Retention) -> list[str]:
             *(f"ALTER TABLE otel_traces MODIFY COLUMN {c} MODIFY SETTING {big}" for c in ID_COLUMNS)]
 
 
+METRICS_FORCE_MERGE_S = 60
+
+
+def _v8() -> list[str]:
+    """Merge the metric tables' parts once they are a minute old.
+
+    ``merge_selector_base = 32`` (every table, for ingest CPU) lets small parts pile up until there are
+    many; metric inserts are small and frequent (host metrics every 10 s), so the tables held ~20 parts
+    of ~100 rows each, and every metric read (host utilisation, pools, PromQL, rule evaluation) paid
+    ~1 ms per part: the host-utilisation read took 40 ms with 18 parts and 22 ms after merging them.
+    Merging a minute's small metric parts costs little.
+    """
+    return [f"ALTER TABLE otel_metrics_{k} MODIFY SETTING min_age_to_force_merge_seconds = {METRICS_FORCE_MERGE_S}"
+            for k in METRIC_KINDS]
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
     (1, "otel tables, ingest staging and flattening views", _v1),
     (2, "insert deduplication window for the ingest spool", _v2),
@@ -94,6 +110,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Retention], list[str]]]] = [
      lambda r: rollups.errors_statements(max(r.traces_days, r.logs_days) if min(r.traces_days, r.logs_days) > 0
                                          else 0)),
     (7, "per-minute span-link rollup (filled by the linker)", lambda r: [rollups.links_table(r.traces_days)]),
+    (8, "merge metric parts older than a minute", lambda r: _v8()),
 ]
 
 LEDGER = """

@@ -57,6 +57,13 @@ def test_all_tables_exist(ch: Client) -> None:
     assert expected <= set(sql), sorted(expected - set(sql))
 
 
+def test_metric_tables_merge_parts_a_minute_old(ch: Client) -> None:
+    sql = _create_sql(ch)
+    for kind in ddl.METRIC_KINDS:
+        assert "min_age_to_force_merge_seconds = 60" in sql[f"otel_metrics_{kind}"], kind
+    assert "min_age_to_force_merge_seconds" not in sql["otel_traces"]  # ingest-heavy: the selector decides
+
+
 def test_second_migrate_applies_nothing(ch: Client) -> None:
     before = ch.query("SELECT count() FROM vigil_schema_migrations").result_rows[0][0]
     assert migrate(ch, SESSION_RETENTION) == []
