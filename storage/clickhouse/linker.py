@@ -13,16 +13,13 @@ Each round (:func:`link_round`):
 
 The table replaces a recomputed minute's rows, so rounds are idempotent and several servers on one
 store may run linkers. The first round on an upgraded store backfills the whole horizon. The thread
-waits ``interval_s`` between rounds, or ten times the last round's duration if that is longer (the
-linker takes at most ~10 % of a core). A failing round (store down, disk full) is logged and retried.
-The handle is kept by the linker, never closed (closing an embedded chDB handle closes the engine
-this process shares).
+(:class:`~storage.clickhouse.background.BackgroundTask`) waits ``interval_s`` between rounds, or ten
+times the last round's duration if that is longer (the linker takes at most ~10 % of a core).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +27,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from contracts import links
+from storage.clickhouse.background import BackgroundTask
 
 log = logging.getLogger("vigil.storage.linker")
 NS = 1_000_000_000
@@ -102,45 +100,28 @@ def link_round(client: Client, now_ns: int, *, chunk_minutes: int = 60, horizon_
     return done
 
 
-class Linker:
-    """The linker thread; not started until :meth:`start`."""
+class Linker(BackgroundTask):
+    """The linker thread; not started until :meth:`start` (its first round runs at once)."""
 
     def __init__(self, connect: Callable[[], Client], interval_s: float = 10.0, chunk_minutes: int = 60,
                  horizon_days: int = 7) -> None:
         """A linker opening its handle with ``connect``, a round every ``interval_s`` seconds at most."""
-        self._connect = connect
+        super().__init__(connect, "vigil-linker", log, first_at_once=True)
         self._interval = interval_s
         self._chunk = chunk_minutes
         self._horizon = horizon_days
-        self._client: Client | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vigil-linker", daemon=True)
         self.status = LinkerStatus()
 
-    def start(self) -> None:
-        """Start the thread (once); its first round runs at once."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop (after the current run of minutes) and wait up to ``timeout`` seconds."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def run_round(self) -> None:
-        """One :func:`link_round` on the linker's handle (what the thread runs)."""
-        self._client = self._client or self._connect()
+    def tick(self, client: Client) -> None:
+        """One :func:`link_round`; its figures go to :attr:`status`."""
         began, now = time.monotonic(), time.time_ns()
-        n = link_round(self._client, now, chunk_minutes=self._chunk, horizon_days=self._horizon,
-                       stopping=self._stop.is_set)
+        n = link_round(client, now, chunk_minutes=self._chunk, horizon_days=self._horizon, stopping=self.stopping)
         self.status = LinkerStatus(now // NS, n, time.monotonic() - began)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                self.run_round()
-            except Exception as exc:  # noqa: BLE001 - the next round tries again
-                self.status.last_error = str(exc)[:300]
-                log.warning("linking spans failed: %s", self.status.last_error)
-            if self._stop.wait(max(self._interval, 10 * self.status.round_s)):
-                return
+    def pause(self) -> float:
+        """``interval_s``, or ten times the last round's duration when longer."""
+        return max(self._interval, 10 * self.status.round_s)
+
+    def failed(self, message: str) -> None:
+        """Keep the error for health."""
+        self.status.last_error = message

@@ -13,42 +13,29 @@ engine this process shares.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from clickhouse_connect.driver.client import Client
 
+from storage.clickhouse.background import BackgroundTask
 from storage.clickhouse.part_guard import PartGuard
 
 log = logging.getLogger("vigil.storage.part_guard")
 
 
-class PartSweeper:
+class PartSweeper(BackgroundTask):
     """The sweeper thread; not started until :meth:`start`."""
 
     def __init__(self, guard: PartGuard, connect: Callable[[], Client], interval_s: float = 0.25) -> None:
         """A sweeper of ``guard`` opening its handle with ``connect``."""
+        super().__init__(connect, "vigil-part-sweeper", log)
         self.guard = guard
-        self._connect = connect
         self._interval = interval_s
-        self._client: Client | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vigil-part-sweeper", daemon=True)
 
-    def start(self) -> None:
-        """Start the thread (once)."""
-        self._thread.start()
+    def tick(self, client: Client) -> None:
+        """One :meth:`PartGuard.sweep`."""
+        self.guard.sweep(client)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait up to ``timeout`` seconds for the current sweep to end."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._client = self._client or self._connect()
-                self.guard.sweep(self._client)
-            except Exception as exc:  # noqa: BLE001 - the next tick tries again
-                log.warning("part sweep failed: %s", str(exc)[:300])
+    def pause(self) -> float:
+        """The sweep interval."""
+        return self._interval
