@@ -18,7 +18,7 @@ from litestar.params import Dependency, Parameter
 
 from contracts.reader import TelemetryReader
 from contracts.signals import ALL_SIGNALS, Signal
-from query import logs, metric_points, metrics, service_overview, traces
+from query import logs, metric_points, metrics, traces
 from query.freshness import HEADER, Freshness, header_value
 from query.models import (
     Agg,
@@ -28,7 +28,6 @@ from query.models import (
     MetricPoints,
     MetricSeries,
     ReadMeta,
-    ServiceList,
     Trace,
     TraceList,
     TraceStatus,
@@ -78,7 +77,7 @@ async def _snapshot(freshness: Freshness) -> ReadMeta:
 
 DEGRADED = ResponseSpec(data_container=HealthReport, description="Degraded: some component is not ok",
                         generate_examples=False)
-_TIME = {"tr": Provide(provide_time_range, sync_to_thread=False)}
+TIME = {"tr": Provide(provide_time_range, sync_to_thread=False)}
 
 
 class HealthController(Controller):
@@ -103,7 +102,7 @@ class TraceController(Controller):
     path = "/api/traces"
     tags = ["traces"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": read_meta(Signal.TRACES), **_TIME}
+    dependencies = {"meta": read_meta(Signal.TRACES), **TIME}
 
     @get("/{trace_id:str}", sync_to_thread=True, summary="Get one trace by id", responses=RESPONSES_404)
     def get_trace(
@@ -139,7 +138,7 @@ class LogController(Controller):
     path = "/api/logs"
     tags = ["logs"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": read_meta(Signal.LOGS), **_TIME}
+    dependencies = {"meta": read_meta(Signal.LOGS), **TIME}
 
     @get("/", sync_to_thread=True, summary="Search logs", responses=RESPONSES)
     def search(
@@ -164,27 +163,13 @@ class LogController(Controller):
         return answer(logs.search_logs(reader, query, tr), meta)
 
 
-class ServiceController(Controller):
-    """The service overview."""
-
-    path = "/api/services"
-    tags = ["services"]
-    response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": read_meta(Signal.TRACES), **_TIME}
-
-    @get("/", sync_to_thread=True, summary="Service overview", responses=RESPONSES)
-    def list(self, reader: Reader, meta: ReadMeta, tr: TimeRange) -> Response[ServiceList]:
-        """Span count, error count and p95 span duration per service."""
-        return answer(service_overview.list_services(reader, tr), meta)
-
-
 class MetricController(Controller):
     """The metric catalogue, aggregated queries and raw points."""
 
     path = "/api/metrics"
     tags = ["metrics"]
     response_headers = [FRESHNESS_HEADER]
-    dependencies = {"meta": read_meta(Signal.METRICS), **_TIME}
+    dependencies = {"meta": read_meta(Signal.METRICS), **TIME}
 
     @get("/names", sync_to_thread=True, summary="List metrics", responses=RESPONSES)
     def names(self, reader: Reader, meta: ReadMeta, tr: TimeRange) -> Response[MetricList]:
@@ -230,4 +215,4 @@ def prometheus_metrics(exposition: Exposition) -> Response[bytes]:
     return Response(exposition() if exposition else b"", media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-CONTROLLERS = [HealthController, TraceController, LogController, ServiceController, MetricController]
+CONTROLLERS = [HealthController, TraceController, LogController, MetricController]

@@ -17,7 +17,7 @@ from query.apm.errors_api import ErrorIssueController, ErrorMetricsController
 from query.apm.frontend_api import FrontendController
 from query.apm.insights_api import InsightsController
 from query.apm.requests_api import ApiPerformanceController
-from query.apm.services_api import ServiceMapController
+from query.apm.services_api import ServiceListController, ServiceMapController
 from query.apm.system_api import SystemController
 from query.jaeger.controller import JaegerController
 from query.logs_volume import LogVolumeController
@@ -29,6 +29,7 @@ def controllers() -> list[ControllerRouterHandler]:
     found.append(JaegerController)
     found.append(ApiPerformanceController)
     found.append(DatabaseController)
+    found.append(ServiceListController)
     found.append(ServiceMapController)
     found.append(InsightsController)
     found.append(SystemController)

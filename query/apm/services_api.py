@@ -1,4 +1,4 @@
-"""``/api/services/{name}`` and ``/api/service-map`` (see :mod:`query.apm.servicemap`).
+"""``/api/services``, ``/api/services/{name}`` and ``/api/service-map`` (see :mod:`query.apm.servicemap`).
 
 Dependencies: ``reader`` and ``freshness`` from the app, ``window`` (:data:`query.apm.window.WINDOW`) and
 ``api_settings`` (Apdex T and SLA target of the RED figures) from the composition root.
@@ -13,15 +13,16 @@ from litestar.params import Dependency
 
 from contracts.reader import TelemetryReader
 from contracts.signals import Signal
-from query.apm import requests, servicemap
+from query.apm import requests, servicemap, services_list
 from query.apm.requests_models import ApiSettings
 from query.apm.servicemap_models import ServiceDetail, ServiceMap
 from query.apm.window import WINDOW, ApmWindow
-from query.controllers import Environment, Reader, Service, answer, read_meta
+from query.controllers import TIME, Environment, Reader, Service, answer, read_meta
 from query.errors import BadRequest, NotFound
 from query.jaeger import service as catalogue
-from query.models import ReadMeta
+from query.models import ReadMeta, ServiceList
 from query.openapi import FRESHNESS_HEADER, RESPONSES, RESPONSES_404
+from query.timerange import TimeRange
 
 Settings = Annotated[ApiSettings, Dependency(skip_validation=True)]
 DEFAULT_SETTINGS = ApiSettings()
@@ -46,6 +47,20 @@ def service_detail(reader: TelemetryReader, window: ApmWindow, name: str, settin
     return ServiceDetail(name=name, red=red, endpoints=endpoints,
                          upstream=[e for e in graph.edges if e.target == own],
                          downstream=[e for e in graph.edges if e.source == own], nodes=graph.nodes)
+
+
+class ServiceListController(Controller):
+    """The service overview."""
+
+    path = "/api/services"
+    tags = ["services"]
+    response_headers = [FRESHNESS_HEADER]
+    dependencies = {"meta": read_meta(Signal.TRACES), **TIME}
+
+    @get("/", sync_to_thread=True, summary="Service overview", responses=RESPONSES)
+    def list(self, reader: Reader, meta: ReadMeta, tr: TimeRange) -> Response[ServiceList]:
+        """Span count, error count and p95 span duration per service, and their requests."""
+        return answer(services_list.list_services(reader, tr), meta)
 
 
 class ServiceMapController(Controller):

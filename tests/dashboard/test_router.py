@@ -44,6 +44,13 @@ def test_index_references_only_local_files() -> None:
         assert '<script type="module" src="/js/main.js"></script>' in page
 
 
+def test_index_preloads_every_module() -> None:
+    page = (STATIC_DIR / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/([^"]+)">', page))
+    modules = {p.relative_to(STATIC_DIR).as_posix() for p in (STATIC_DIR / "js").rglob("*.js")} - {"js/main.js"}
+    assert preloaded == modules  # a new module is fetched with the others, not after its importer
+
+
 def test_index_has_no_inline_script_style_or_meta_policy() -> None:
     page = (STATIC_DIR / "index.html").read_text()
     assert "<style" not in page and " style=" not in page

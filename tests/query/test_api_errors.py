@@ -117,11 +117,13 @@ def test_bad_query_parameters_are_400(
 
 
 def test_pure_function_over_canned_rows(client: TestClient[Any], reader: Reader) -> None:
-    reader._rows = [
-        {"ServiceName": "checkout", "spans": 10, "errors": 2, "p95": 1234.9, "requests": 4, "failed": 1,
-         "p95_requests": 999.5},
-        {"ServiceName": "frontend", "spans": 5, "errors": 0, "p95": 10.0, "requests": 1, "failed": 0,
-         "p95_requests": 10.0},
+    reader._rows = [  # span figures (raw spans)
+        {"service": "checkout", "spans": 10, "errors": 2, "p95": 1234.9},
+        {"service": "frontend", "spans": 5, "errors": 0, "p95": 10.0},
+    ]
+    reader.answers["vigil_red_1m"] = [  # request figures (the RED rollup: the window is an hour)
+        {"service": "checkout", "requests": 4, "failed": 1, "p95_requests": 999.5},
+        {"service": "frontend", "requests": 1, "failed": 0, "p95_requests": 10.0},
     ]
     resp = client.get("/api/services", params={"start": "1544712660", "end": "2018-12-13T15:51:00Z"})
     assert resp.status_code == 200
@@ -134,13 +136,13 @@ def test_pure_function_over_canned_rows(client: TestClient[Any], reader: Reader)
         ],
         "meta": {"data_complete": False, "ingest_backlog_records": None, "ingest_lag_seconds": None},
     }
-    [(_, params)] = reader.calls
+    (_, params), _red = reader.calls  # span figures, then request figures
     assert params == {"start_ns": 1544712660 * 10**9, "end_ns": (1544712660 + 3600) * 10**9}
 
 
 def test_range_parameter_reaches_the_query(client: TestClient[Any], reader: Reader) -> None:
     assert client.get("/api/services", params={"range": "15m"}).status_code == 200
-    [(_, params)] = reader.calls
+    (_, params), _red = reader.calls
     assert params["end_ns"] - params["start_ns"] == 15 * 60 * 10**9
 
 
@@ -207,5 +209,5 @@ def test_bad_range_message() -> None:
 
 def test_prometheus_durations_are_accepted(client: TestClient[Any], reader: Reader) -> None:
     assert client.get("/api/services", params={"range": "1h30m"}).status_code == 200
-    [(_, params)] = reader.calls
+    (_, params), _red = reader.calls
     assert params["end_ns"] - params["start_ns"] == 90 * 60 * 10**9
