@@ -62,7 +62,9 @@ async def test_declined_payments_fire_the_demo_rule_and_notify(demo: DemoData, s
     evaluator = RuleEvaluator(store, InMemoryAlerting())
     evaluator.load(groups)
     (key,) = evaluator.groups
-    start = int(demo.ended_s * 1000) // 30_000 * 30_000 + 30_000
+    # the derived counters have a sample at every minute boundary: from the first boundary after the
+    # demo's end, every 5m window holds the demo's last count (an earlier start could see one sample)
+    start = (int(demo.ended_s * 1000) // 60_000 + 1) * 60_000
     states = []
     for i in range(6):
         evaluator.evaluate(key, start + i * 30_000)
