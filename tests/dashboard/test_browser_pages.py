@@ -142,7 +142,10 @@ def test_time_range_theme_and_narrow_layout(demo: DemoData, browser: Browser, tm
 def test_trace_search_waterfall_and_span_details(demo: DemoData, watched: Watched, tmp_path: Path) -> None:
     page = watched.page
     page.goto(f"{demo.vigil.api}/#/traces")
-    page.get_by_label("Service").fill("checkout")
+    page.get_by_label("Service").fill("checkout")  # focusing the field fetches its suggestions
+    services = sorted(s["name"] for s in _api(demo, "/api/services", range="1h")["services"])
+    expect(page.locator("#tq-services option")).to_have_count(len(services))
+    assert sorted(page.locator("#tq-services option").evaluate_all("os => os.map(o => o.value)")) == services
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(f"{demo.vigil.api}/#/traces?service=checkout")
     rows = page.locator("#trace-results tbody tr")

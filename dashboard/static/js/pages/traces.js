@@ -70,6 +70,17 @@ export function mount(ctx) {
     ctx.navigate(["traces"], new URLSearchParams(range !== "1h" ? { range } : {}));
   });
   service.el.addEventListener("change", () => loadOperations(service.el.value.trim()));
+  // suggestions are fetched when a field that offers them is first used (per time range), so the
+  // search, the data the page is for, does not share the server with them on load
+  let suggestedFor = null;
+  const suggest = () => {
+    if (suggestedFor === range) return;
+    suggestedFor = range;
+    loadServices();
+    loadOperations(service.el.value.trim());
+  };
+  service.el.addEventListener("focus", suggest);
+  name.el.addEventListener("focus", suggest);
 
   replace(ctx.view, h("h1", null, "Traces"), form, results);
 
@@ -146,8 +157,6 @@ export function mount(ctx) {
   }
 
   fill();
-  loadServices();
-  loadOperations(params.get("service") || "");
   search();
   return {
     update(next) {
