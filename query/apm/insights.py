@@ -145,12 +145,10 @@ def _failed(reader: TelemetryReader, window: ApmWindow, service: str) -> list[st
 
 def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: InsightSettings,
                          service: str | None = None, environment: str | None = None,
-                         extra: list[Insight] | None = None, patterns: bool = True,
-                         examples: bool = True) -> InsightList:
+                         extra: list[Insight] | None = None, examples: bool = True) -> InsightList:
     """Every finding of ``window`` (compared with :meth:`ApmWindow.previous`), plus ``extra`` ones.
 
-    The pattern rules (``n_plus_one``, ``db_dominated``, from the span-link rollup) run only with
-    ``patterns``; every rule reads rollups.
+    Every rule reads rollups (``n_plus_one`` and ``db_dominated`` the span-link rollup).
     Without ``examples`` the endpoint and error-spike findings carry no example trace ids (no raw reads).
     """
     prev = window.previous()
@@ -158,11 +156,9 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
         f_now = pool.submit(requests.top_endpoints, reader, window, "time", MAX_ENDPOINTS, service, environment)
         f_before = pool.submit(requests.top_endpoints, reader, prev, "time", MAX_ENDPOINTS, service, environment)
         f_spikes = pool.submit(_error_spikes, reader, window, settings, service, environment, examples)
-        f_n1 = pool.submit(insights_db.n_plus_one, reader, settings, window, service, environment) if patterns \
-            else None
+        f_n1 = pool.submit(insights_db.n_plus_one, reader, settings, window, service, environment)
         endpoints = f_now.result().endpoints
-        f_db = pool.submit(insights_db.db_dominated, reader, endpoints, settings, window, service,
-                           environment) if patterns else None
+        f_db = pool.submit(insights_db.db_dominated, reader, endpoints, settings, window, service, environment)
         before = {_key(e): e for e in f_before.result().endpoints}
         cache: dict[Key, list[str]] = {}
 
@@ -178,9 +174,7 @@ def performance_insights(reader: TelemetryReader, window: ApmWindow, settings: I
             found += [_slow(e, settings, traces), _regression(e, before.get(_key(e)), settings, traces),
                       _variance(e, settings, traces)]
         out = [i for i in found if i is not None]
-        out += f_spikes.result()
-        for f in (f_n1, f_db):
-            out += f.result() if f is not None else []
+        out += f_spikes.result() + f_n1.result() + f_db.result()
     return InsightList(insights=ordered(out + (extra or [])))
 
 

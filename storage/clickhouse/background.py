@@ -1,7 +1,7 @@
 """A daemon thread that runs one task on its own store handle again and again, until stopped.
 
-Subclasses implement :meth:`BackgroundTask.tick` and may override :meth:`BackgroundTask.pause`. A
-failing tick (store down, disk full) is logged and the next one tries again. The handle is kept by the
+Subclasses implement :meth:`BackgroundTask.tick` and :meth:`BackgroundTask.pause`. A failing tick
+(store down, disk full) is logged, kept in ``last_error``, and the next one tries again. The handle is kept by the
 task, never closed or dropped with the thread: closing an embedded chDB handle (also by garbage
 collection) closes the engine this process shares.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from clickhouse_connect.driver.client import Client
 
 
-class BackgroundTask:
+class BackgroundTask(ABC):
     """The thread; not started until :meth:`start`."""
 
     def __init__(self, connect: Callable[[], Client], name: str, log: logging.Logger,
@@ -28,19 +29,17 @@ class BackgroundTask:
         self._log = log
         self._first_at_once = first_at_once
         self._client: Client | None = None
+        self.last_error = ""  # the first 300 characters of the last tick's exception; "" after a good tick
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
+    @abstractmethod
     def tick(self, client: Client) -> None:
         """One round of the task's work."""
-        raise NotImplementedError
 
+    @abstractmethod
     def pause(self) -> float:
         """Seconds to wait before the next tick."""
-        raise NotImplementedError
-
-    def failed(self, message: str) -> None:
-        """A tick raised; ``message`` is its first 300 characters (logged already)."""
 
     def stopping(self) -> bool:
         """Whether :meth:`stop` was called (long ticks check it between steps)."""
@@ -63,9 +62,9 @@ class BackgroundTask:
             try:
                 self._client = self._client or self._connect()
                 self.tick(self._client)
+                self.last_error = ""
             except Exception as exc:  # noqa: BLE001 - the next tick tries again
-                message = str(exc)[:300]
-                self._log.warning("%s failed: %s", self._thread.name, message)
-                self.failed(message)
+                self.last_error = str(exc)[:300]
+                self._log.warning("%s failed: %s", self._thread.name, self.last_error)
             if self._stop.wait(self.pause()):
                 return

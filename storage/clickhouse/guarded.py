@@ -143,7 +143,8 @@ class ColumnarStore:
         self.reader: GuardedReader | ClickHouseReader = (
             GuardedReader(self._plain, guard) if guard is not None else self._plain)
         self._sweeper = PartSweeper(guard, connect, sweep_every_s) if guard is not None else None
-        self.linker = Linker(connect, links_interval_s)
+        self.linker = Linker(connect, links_interval_s,
+                             held=(lambda: guard.checking) if guard is not None else (lambda: False))
         self._started = False
 
     def make_sink(self) -> ChunkInserter:
@@ -205,8 +206,8 @@ def linker_health(linker: Linker) -> dict[str, Any]:
     s = linker.status
     out: dict[str, Any] = {"linked_until_unix": s.linked_until_s, "minutes_linked": s.minutes_linked,
                            "round_seconds": round(s.round_s, 3)}
-    if s.last_error:
-        out["last_error"] = s.last_error
+    if linker.last_error:
+        out["last_error"] = linker.last_error
     return out
 
 

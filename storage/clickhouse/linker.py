@@ -37,12 +37,11 @@ LINKED_NEIGHBOURS = range(-(links.SKEW_S // 60), links.LAG_S // 60 + 1)
 
 @dataclass
 class LinkerStatus:
-    """The last round: when it read the store (unix s, 0: none yet), minutes it computed, its error."""
+    """The last round: when it read the store (unix s, 0: none yet), minutes it computed, seconds it took."""
 
     linked_until_s: int = 0
     minutes_linked: int = 0
     round_s: float = 0.0
-    last_error: str = ""
 
 
 def _counts(client: Client, sql: str, params: dict[str, object]) -> dict[int, int]:
@@ -104,16 +103,23 @@ class Linker(BackgroundTask):
     """The linker thread; not started until :meth:`start` (its first round runs at once)."""
 
     def __init__(self, connect: Callable[[], Client], interval_s: float = 10.0, chunk_minutes: int = 60,
-                 horizon_days: int = 7) -> None:
-        """A linker opening its handle with ``connect``, a round every ``interval_s`` seconds at most."""
+                 horizon_days: int = 7, held: Callable[[], bool] = lambda: False) -> None:
+        """A linker opening its handle with ``connect``, a round every ``interval_s`` seconds at most.
+
+        No round runs while ``held()`` is true (the part guard watches a nearly full disk: the linker's
+        writes are not checked part by part like ingest's, so it waits; links go stale meanwhile).
+        """
         super().__init__(connect, "vigil-linker", log, first_at_once=True)
+        self._held = held
         self._interval = interval_s
         self._chunk = chunk_minutes
         self._horizon = horizon_days
         self.status = LinkerStatus()
 
     def tick(self, client: Client) -> None:
-        """One :func:`link_round`; its figures go to :attr:`status`."""
+        """One :func:`link_round` unless held; its figures go to :attr:`status`."""
+        if self._held():
+            return
         began, now = time.monotonic(), time.time_ns()
         n = link_round(client, now, chunk_minutes=self._chunk, horizon_days=self._horizon, stopping=self.stopping)
         self.status = LinkerStatus(now // NS, n, time.monotonic() - began)
@@ -121,7 +127,3 @@ class Linker(BackgroundTask):
     def pause(self) -> float:
         """``interval_s``, or ten times the last round's duration when longer."""
         return max(self._interval, 10 * self.status.round_s)
-
-    def failed(self, message: str) -> None:
-        """Keep the error for health."""
-        self.status.last_error = message

@@ -112,4 +112,20 @@ def test_linker_thread_reports_its_rounds(chdb_dsn: str) -> None:
             time.sleep(0.1)
     finally:
         thread.stop()
-    assert thread.status.linked_until_s >= int(time.time()) - 30 and not thread.status.last_error
+    assert thread.status.linked_until_s >= int(time.time()) - 30 and not thread.last_error
+
+
+def test_a_held_linker_runs_no_round(chdb_dsn: str) -> None:
+    held = [True]
+    thread = linker.Linker(lambda: connect(chdb_dsn), interval_s=0.1, held=lambda: held[0])
+    thread.start()
+    try:
+        time.sleep(1.0)  # about ten chances to run, all held (the part guard watches a tight disk)
+        assert thread.status.linked_until_s == 0
+        held[0] = False
+        deadline = time.monotonic() + 30
+        while thread.status.linked_until_s == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        thread.stop()
+    assert thread.status.linked_until_s > 0  # released: rounds run again
